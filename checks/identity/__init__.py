@@ -1,0 +1,1 @@
+"""Which account are we really talking to."""

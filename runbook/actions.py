@@ -1,0 +1,248 @@
+"""What each kind of step action does, and how it reconciles after a crash.
+
+The engine writes the intent record before calling `perform` and the outcome
+after; `reconcile` looks at AWS to decide what happened when a process died
+between the two.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runbook.dns import (
+    DnsError,
+    Snapshot,
+    apply_and_confirm,
+    contains_sets,
+    flipped_sets,
+    lowered_sets,
+    read_record_sets,
+    same_sets,
+)
+from runbook.model import (
+    FlipAction,
+    ForceMigrateAction,
+    LowerTtlAction,
+    ManualAction,
+    NoAction,
+    Step,
+    WaitAction,
+)
+from runbook.state import utcnow
+
+if TYPE_CHECKING:
+    from runbook.runtime import Runtime
+
+Progress = Callable[[float | None, str], None]
+
+
+class ActionError(RuntimeError):
+    """The action could not be carried out; the message says why."""
+
+
+@dataclass
+class ActionOutcome:
+    ok: bool
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionContext:
+    runtime: Runtime
+    step: Step
+    confirmed: bool = False
+    progress: Progress = lambda _fraction, _message: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    sleep: Callable[[float], None] = time.sleep
+
+    def dns_client(self) -> Any:
+        return self.runtime.sessions.client(self.runtime.model.dns.account, "route53")
+
+
+def describe_intent(ctx: ActionContext) -> dict[str, Any]:
+    """What the intent record says will be sent (before anything is)."""
+    action = ctx.step.action
+    details: dict[str, Any] = {"kind": action.kind}
+    if isinstance(action, ManualAction):
+        details["confirm"] = action.confirm
+    if isinstance(action, LowerTtlAction | FlipAction):
+        cfg = ctx.runtime.model.dns
+        details.update(zone_id=cfg.zone_id, name=cfg.name, type=cfg.type)
+    return details
+
+
+def perform(ctx: ActionContext) -> ActionOutcome:
+    action = ctx.step.action
+    if isinstance(action, ManualAction):
+        if not ctx.confirmed:
+            raise ActionError("not confirmed: the operator must confirm this manual step")
+        return ActionOutcome(True, f"operator confirmed: {action.confirm}")
+    if isinstance(action, NoAction):
+        return ActionOutcome(True, "gate passed; nothing to do")
+    if isinstance(action, WaitAction):
+        return _wait(ctx, action)
+    if isinstance(action, LowerTtlAction):
+        return _lower_ttl(ctx)
+    if isinstance(action, FlipAction):
+        return _flip(ctx, action)
+    if isinstance(action, ForceMigrateAction):
+        from runbook.cognito import force_migrate_action  # imported late: optional module
+
+        return force_migrate_action(ctx, action)
+    raise ActionError(f"unknown action kind {action.kind!r}")
+
+
+def _wait(ctx: ActionContext, action: WaitAction) -> ActionOutcome:
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < action.seconds:
+        if ctx.cancel.is_set():
+            return ActionOutcome(False, f"wait cancelled after {elapsed:.0f}s")
+        ctx.progress(elapsed / action.seconds, f"{action.seconds - elapsed:.0f}s left")
+        ctx.sleep(min(1.0, action.seconds - elapsed))
+    ctx.progress(1.0, "done")
+    return ActionOutcome(True, f"waited {action.seconds}s")
+
+
+def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
+    rt = ctx.runtime
+    cfg = rt.model.dns
+    client = ctx.dns_client()
+    current = read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)
+    changed, previous = lowered_sets(cfg, current)
+    if previous is None:
+        return ActionOutcome(
+            True,
+            f"{cfg.name} is an alias record: it has no settable TTL; nothing sent",
+            {"alias": True},
+        )
+    if not changed:
+        return ActionOutcome(
+            True,
+            f"TTL already at or below {cfg.cutover_ttl}s; nothing sent",
+            {"previous_ttl": previous, "ttl": cfg.cutover_ttl, "changed": False},
+        )
+    ctx.progress(None, "sending UPSERT and waiting for INSYNC")
+    result = apply_and_confirm(
+        client,
+        cfg.zone_id,
+        cfg.name,
+        cfg.type,
+        changed,
+        comment=f"runbook: lower TTL to {cfg.cutover_ttl}s",
+        sleep=ctx.sleep,
+    )
+    if not result.matches:
+        raise ActionError(f"TTL change {result.change_id} did not read back as sent")
+    lowered_at = utcnow()
+    rt.state.dns.ttl_lowered_at = lowered_at
+    rt.state.dns.previous_ttl = previous
+    return ActionOutcome(
+        True,
+        f"TTL lowered from {previous}s to {cfg.cutover_ttl}s ({result.status})",
+        {
+            "previous_ttl": previous,
+            "ttl": cfg.cutover_ttl,
+            "lowered_at": lowered_at.isoformat(),
+            "change_id": result.change_id,
+            "changed": True,
+        },
+    )
+
+
+def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
+    rt = ctx.runtime
+    cfg = rt.model.dns
+    client = ctx.dns_client()
+    current = [dict(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)]
+    path = rt.snapshot_path
+    if path.exists():
+        # Never re-snapshot over an existing one: after a crash mid-flip the
+        # live records may already be the target's, and rollback would keep them.
+        snapshot = Snapshot.load(path)
+        wanted = flipped_sets(cfg, snapshot.record_sets)
+        if contains_sets(current, wanted):
+            return _flipped(rt, snapshot, "already flipped (found on read-back); nothing sent", {})
+        if not same_sets(current, snapshot.record_sets):
+            raise ActionError(
+                "the live records match neither the saved snapshot nor the flip target; "
+                f"someone changed them. Inspect {cfg.name} and {path} before flipping"
+            )
+    else:
+        snapshot = Snapshot.take(client, cfg, rt.model.dns_account)
+        snapshot.save(path)
+        rt.audit.record(
+            "dns.snapshot_saved",
+            step=ctx.step.id,
+            path=str(path),
+            record_sets=snapshot.record_sets,
+        )
+    wanted = flipped_sets(cfg, snapshot.record_sets)
+    ctx.progress(None, "sending UPSERT and waiting for INSYNC")
+    result = apply_and_confirm(
+        client,
+        cfg.zone_id,
+        cfg.name,
+        cfg.type,
+        wanted,
+        comment="runbook: cutover flip to target",
+        deadline_s=action.insync_deadline_s,
+        sleep=ctx.sleep,
+    )
+    if not result.matches:
+        raise ActionError(
+            f"flip {result.change_id} is {result.status} but the records did not read back "
+            "as sent; consider rollback"
+        )
+    return _flipped(
+        rt,
+        snapshot,
+        f"flipped {cfg.name} to the target ({result.status}, read back equal)",
+        {"change_id": result.change_id, "sent": wanted},
+    )
+
+
+def _flipped(rt: Runtime, snapshot: Snapshot, summary: str, extra: dict[str, Any]) -> ActionOutcome:
+    rt.state.dns.flipped_at = utcnow()
+    rt.state.dns.rolled_back_at = None
+    rt.state.dns.rollback_confirmed = None
+    return ActionOutcome(True, summary, {"snapshot": snapshot.record_sets, **extra})
+
+
+def reconcile(ctx: ActionContext) -> ActionOutcome | None:
+    """After a crash between intent and outcome: did the action take effect?
+
+    Returns the outcome to record, or None when the action must simply be
+    offered again (nothing took effect, or the operator has to confirm again).
+    """
+    action = ctx.step.action
+    rt = ctx.runtime
+    cfg = rt.model.dns
+    if isinstance(action, LowerTtlAction):
+        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, cfg.type)
+        ttls = [int(rs["TTL"]) for rs in current if "TTL" in rs]
+        if ttls and max(ttls) <= cfg.cutover_ttl:
+            rt.state.dns.ttl_lowered_at = rt.state.dns.ttl_lowered_at or utcnow()
+            return ActionOutcome(
+                True,
+                "reconciled after a crash: the TTL change had been applied",
+                {"ttl": max(ttls), "lowered_at": rt.state.dns.ttl_lowered_at.isoformat()},
+            )
+        return None
+    if isinstance(action, FlipAction):
+        if not rt.snapshot_path.exists():
+            return None  # crashed before the snapshot, so before anything was sent
+        snapshot = Snapshot.load(rt.snapshot_path)
+        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, cfg.type)
+        try:
+            wanted = flipped_sets(cfg, snapshot.record_sets)
+        except DnsError:
+            return None
+        if contains_sets(current, wanted):
+            return _flipped(rt, snapshot, "reconciled after a crash: the flip had been applied", {})
+        return None
+    return None

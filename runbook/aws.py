@@ -1,0 +1,147 @@
+"""The session factory: the only place a boto3 session or client is created.
+
+Sessions follow the SDK's conventions (profiles, SSO, AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL); an account with `role_arn` is reached by assuming that
+role (with its external ID) through auto-refreshing credentials, so a long
+cutover never runs on expired keys. Every source session carries the
+read-only guard.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.exceptions import NoCredentialsError, ProfileNotFound
+
+from runbook.guard import read_only_guard
+from runbook.model import Account, Accounts
+from runbook.redact import register_secret
+
+DEFAULT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra="runbook/0.1",
+)
+
+
+class CredentialsError(RuntimeError):
+    """No usable credentials for an account; the message says which and how to fix it."""
+
+
+def _botocore_session(account: Account) -> botocore.session.Session:
+    try:
+        core = botocore.session.Session(profile=account.profile)
+        if account.profile is not None:
+            core.get_scoped_config()  # raises now, naming the profile, if it is missing
+    except ProfileNotFound as exc:
+        raise CredentialsError(f"profile {account.profile!r} not found: {exc}") from None
+    core.set_config_variable("region", account.region)
+    return core
+
+
+def build_session(account: Account, *, read_only: bool) -> boto3.Session:
+    """One account's session. `read_only=True` installs the source guard."""
+    core = _botocore_session(account)
+    if account.role_arn is not None:
+        extra: dict[str, Any] = {"RoleSessionName": account.session_name}
+        if account.external_id is not None:
+            extra["ExternalId"] = account.external_id
+        # The role is assumed with the operator's own credentials, through a
+        # separate, unguarded session: AssumeRole changes nothing in the account.
+        base = _botocore_session(account)
+        source = base.get_credentials()
+        if source is None:
+            raise CredentialsError(
+                f"no credentials to assume {account.role_arn} with: set AWS_PROFILE, "
+                "run `aws sso login`, or export credentials"
+            )
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=base.create_client,
+            source_credentials=source,
+            role_arn=account.role_arn,
+            extra_args=extra,
+        )
+        # botocore has no public setter for refreshable credentials.
+        core._credentials = DeferredRefreshableCredentials(
+            method="assume-role", refresh_using=fetcher.fetch_credentials
+        )
+    if read_only:
+        core.register("before-parameter-build", read_only_guard, unique_id="runbook-read-only")
+    return boto3.Session(botocore_session=core, region_name=account.region)
+
+
+class SessionFactory:
+    """Sessions and cached clients per configured account (`source`, `target`, `dns`)."""
+
+    def __init__(
+        self, accounts: Accounts | Mapping[str, Account], *, config: Config | None = None
+    ) -> None:
+        if isinstance(accounts, Accounts):
+            accounts = {
+                name: account
+                for name in ("source", "target", "dns")
+                if (account := getattr(accounts, name)) is not None
+            }
+        self._accounts: dict[str, Account] = dict(accounts)
+        self._config = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        # boto3 sessions are not thread-safe; clients are. Build under a lock.
+        self._lock = threading.Lock()
+
+    def account(self, name: str) -> Account:
+        account = self._accounts.get(name)
+        if account is None:
+            raise KeyError(f"no [accounts.{name}] in the runbook")
+        return account
+
+    def session(self, name: str) -> boto3.Session:
+        with self._lock:
+            return self._session(name)
+
+    def _session(self, name: str) -> boto3.Session:
+        if name not in self._sessions:
+            self._sessions[name] = build_session(self.account(name), read_only=name == "source")
+        return self._sessions[name]
+
+    def client(self, name: str, service: str, *, config: Config | None = None) -> Any:
+        """A cached client; with `config`, a new client that no other caller shares."""
+        with self._lock:
+            if config is None and (name, service) in self._clients:
+                return self._clients[(name, service)]
+            session = self._session(name)
+            merged = self._config.merge(config) if config is not None else self._config
+            client = session.client(service, config=merged)
+            self._register_credentials(session)
+            if config is None:
+                self._clients[(name, service)] = client
+            return client
+
+    @staticmethod
+    def _register_credentials(session: boto3.Session) -> None:
+        try:
+            creds = session.get_credentials()
+            if creds is not None and not isinstance(creds, DeferredRefreshableCredentials):
+                frozen = creds.get_frozen_credentials()
+                register_secret(frozen.secret_key)
+                register_secret(frozen.token)
+        except NoCredentialsError:
+            pass
+
+    def identity(self, name: str) -> dict[str, Any]:
+        """`sts:GetCallerIdentity` for an account, with a clear error if no credentials."""
+        try:
+            response: dict[str, Any] = self.client(name, "sts").get_caller_identity()
+        except NoCredentialsError:
+            raise CredentialsError(
+                f"no AWS credentials for the {name} account: set AWS_PROFILE, run "
+                "`aws sso login`, or set a profile/role_arn in the runbook"
+            ) from None
+        return response

@@ -1,0 +1,350 @@
+"""The step engine: gates, waivers, order, actions recorded as intent then outcome.
+
+No Textual here: the app and the headless commands drive the same engine. It
+is safe to call from worker threads; state changes happen under one lock and
+are persisted atomically before the call returns.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from runbook.actions import (
+    ActionContext,
+    ActionOutcome,
+    Progress,
+    describe_intent,
+    perform,
+    reconcile,
+)
+from runbook.audit import read_records
+from runbook.identity import IdentityFinding, compare
+from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
+from runbook.runtime import Runtime
+from runbook.state import utcnow
+
+GATE_MAX_AGE_S = 15 * 60  # a gate older than this is stale: CDC lag from an hour ago says nothing
+MIN_WAIVER_CHARS = 3
+
+
+class StepStatus(enum.StrEnum):
+    PENDING = "pending"
+    CHECKING = "checking"
+    BLOCKED = "blocked"
+    READY = "ready"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    WAIVED = "waived"
+
+
+class GateNotPassed(RuntimeError):
+    """The action is not enabled; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class GateRun:
+    step: str
+    outcomes: list[CheckOutcome]
+    passed: bool
+    at: float  # time.monotonic()
+
+
+class Engine:
+    def __init__(self, runtime: Runtime, *, gate_max_age_s: float = GATE_MAX_AGE_S) -> None:
+        self.rt = runtime
+        self.gate_max_age_s = gate_max_age_s
+        self._lock = runtime.lock  # one lock for all run state, shared with rollback
+        self._gates: dict[str, GateRun] = {}
+        self._checking: set[str] = set()
+        self._identity_ok = False
+
+    # --- status -------------------------------------------------------------
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [s.id for s in self.rt.model.steps]
+
+    def gate(self, step_id: str) -> GateRun | None:
+        gate = self._gates.get(step_id)
+        if gate is None or time.monotonic() - gate.at > self.gate_max_age_s:
+            return None
+        return gate
+
+    def status(self, step_id: str) -> StepStatus:
+        with self._lock:
+            saved = self.rt.state.step(step_id)
+            if saved.status == StepStatus.DONE:
+                return StepStatus.DONE
+            if saved.status == StepStatus.RUNNING:
+                return StepStatus.RUNNING
+            if step_id in self._checking:
+                return StepStatus.CHECKING
+            gate = self.gate(step_id)
+            if saved.waiver is not None and gate is not None:
+                return StepStatus.WAIVED
+            if gate is not None:
+                return StepStatus.READY if gate.passed else StepStatus.BLOCKED
+            if saved.status == StepStatus.FAILED:
+                return StepStatus.FAILED
+            return StepStatus.PENDING
+
+    def statuses(self) -> dict[str, StepStatus]:
+        return {step_id: self.status(step_id) for step_id in self.step_ids}
+
+    def current_step(self) -> str | None:
+        """The first step that is not done: where a resumed run picks up."""
+        for step_id in self.step_ids:
+            if self.rt.state.step(step_id).status != StepStatus.DONE:
+                return step_id
+        return None
+
+    def waiting_on(self, step_id: str) -> str | None:
+        """The earlier step that must be done first, if any (independent ones never hold)."""
+        for step in self.rt.model.steps:
+            if step.id == step_id:
+                return None
+            if not step.independent and self.rt.state.step(step.id).status != StepStatus.DONE:
+                return step.id
+        raise KeyError(step_id)
+
+    def can_act(self, step_id: str) -> tuple[bool, str]:
+        with self._lock:
+            status = self.status(step_id)
+            if status == StepStatus.DONE:
+                return False, "already done"
+            if status in (StepStatus.RUNNING, StepStatus.CHECKING):
+                return False, f"step is {status.value}"
+            earlier = self.waiting_on(step_id)
+            if earlier is not None:
+                return False, f"step {earlier!r} must be done first"
+            if status == StepStatus.READY:
+                return True, "gate passed"
+            if status == StepStatus.WAIVED:
+                return True, "gate waived: " + str(self.rt.state.step(step_id).waiver)
+            if status == StepStatus.BLOCKED:
+                gate = self.gate(step_id)
+                bad = [
+                    f"{o.check} {o.result.status.value}"
+                    for o in (gate.outcomes if gate else [])
+                    if o.blocking and not _ok(o)
+                ]
+                return False, "gate not passed: " + ", ".join(bad)
+            return False, "gate not run yet"
+
+    # --- gates ----------------------------------------------------------------
+
+    def jobs(self, step_id: str, only: list[str] | None = None) -> list[CheckJob]:
+        step = self.rt.model.step(step_id)
+        jobs = []
+        for index, ref in enumerate(step.checks):
+            if only is not None and ref.id not in only:
+                continue
+            cls = self.rt.registry.get(ref.id)
+            jobs.append(
+                CheckJob(
+                    step=step_id,
+                    check_cls=cls,
+                    params=self.rt.loaded.params[(step_id, index)],
+                    blocking=cls.meta.blocking if ref.blocking is None else ref.blocking,
+                    timeout_s=ref.timeout_s or self.rt.model.settings.check_timeout_s,
+                )
+            )
+        return jobs
+
+    def run_gate(
+        self,
+        step_id: str,
+        *,
+        only: list[str] | None = None,
+        on_result: Callable[[CheckOutcome], None] | None = None,
+    ) -> GateRun:
+        """Run the step's checks (or some of them), audit every result, and keep the gate."""
+        jobs = self.jobs(step_id, only)
+        with self._lock:
+            self._checking.add(step_id)
+        self.rt.audit.record(
+            "gate.started", step=step_id, checks=[j.check_cls.meta.id for j in jobs]
+        )
+
+        def record(outcome: CheckOutcome) -> None:
+            self.rt.audit.record("check.result", step=step_id, **outcome.to_json())
+            if on_result is not None:
+                on_result(outcome)
+
+        try:
+            outcomes = run_checks(jobs, self.rt.check_context, on_result=record)
+        finally:
+            with self._lock:
+                self._checking.discard(step_id)
+        if only is not None and (previous := self.gate(step_id)) is not None:
+            rerun = {o.check for o in outcomes}
+            outcomes = [o for o in previous.outcomes if o.check not in rerun] + outcomes
+        gate = GateRun(step_id, outcomes, gate_passes(outcomes), time.monotonic())
+        with self._lock:
+            self._gates[step_id] = gate
+            for outcome in outcomes:
+                if outcome.check == "identity.accounts" and _ok(outcome):
+                    self._identity_ok = True
+        self.rt.audit.record(
+            "gate.finished",
+            step=step_id,
+            passed=gate.passed,
+            statuses={o.check: o.result.status.value for o in outcomes},
+        )
+        return gate
+
+    def waive(self, step_id: str, reason: str) -> None:
+        """Accept a failed gate with a typed reason; audited with what was waived."""
+        reason = reason.strip()
+        if len(reason) < MIN_WAIVER_CHARS:
+            raise ValueError("a waiver needs a typed reason")
+        with self._lock:
+            gate = self.gate(step_id)
+            if gate is None:
+                raise GateNotPassed(
+                    "run the gate before waiving it, so the waiver names what failed"
+                )
+            waived = [
+                {"check": o.check, "status": o.result.status.value, "summary": o.result.summary}
+                for o in gate.outcomes
+                if o.blocking and not _ok(o)
+            ]
+            self.rt.state.step(step_id).waiver = reason
+            self.rt.save_state()
+        self.rt.audit.record(
+            "gate.waived",
+            step=step_id,
+            reason=reason,
+            waived_checks=[
+                {"check": w["check"], "status": w["status"], "summary": w["summary"]}
+                for w in waived
+            ],
+        )
+
+    # --- identity -------------------------------------------------------------
+
+    def verify_identity(self) -> list[IdentityFinding]:
+        findings = compare(self.rt.sessions, self.rt.model)
+        ok = all(f.ok for f in findings)
+        arns = {f.account: f.arn for f in findings}
+        self.rt.audit.set_operator(aws_arn=arns.get("target") or next(iter(arns.values()), None))
+        self.rt.audit.record(
+            "identity.verified" if ok else "identity.mismatch",
+            accounts=[f.__dict__ for f in findings],
+        )
+        with self._lock:
+            self._identity_ok = ok
+        return findings
+
+    # --- actions --------------------------------------------------------------
+
+    def do(
+        self,
+        step_id: str,
+        *,
+        confirmed: bool = False,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ActionOutcome:
+        """Run the step's action: intent (fsynced) first, then the action, then the outcome."""
+        step = self.rt.model.step(step_id)
+        if not self._identity_ok:
+            findings = self.verify_identity()
+            if not all(f.ok for f in findings):
+                bad = "; ".join(
+                    f"{f.account}: expected {f.expected}, got {f.actual or f.error}"
+                    for f in findings
+                    if not f.ok
+                )
+                raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
+        with self._lock:
+            allowed, reason = self.can_act(step_id)
+            if not allowed:
+                self.rt.audit.record("action.refused", step=step_id, reason=reason)
+                raise GateNotPassed(reason)
+            ctx = ActionContext(runtime=self.rt, step=step, confirmed=confirmed)
+            if progress is not None:
+                ctx.progress = progress
+            if cancel is not None:
+                ctx.cancel = cancel
+            intent = self.rt.audit.record("action.intent", step=step_id, **describe_intent(ctx))
+            saved = self.rt.state.step(step_id)
+            saved.status = StepStatus.RUNNING
+            saved.started_at = utcnow()
+            self.rt.state.in_flight = {"step": step_id, "intent_seq": intent["seq"]}
+            self.rt.save_state()
+        try:
+            outcome = perform(ctx)
+        except Exception as exc:
+            outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}", {"error": str(exc)})
+        return self._finish(step_id, outcome, "action.outcome")
+
+    def _finish(self, step_id: str, outcome: ActionOutcome, event: str) -> ActionOutcome:
+        self.rt.audit.record(
+            event, step=step_id, ok=outcome.ok, summary=outcome.summary, **outcome.details
+        )
+        with self._lock:
+            saved = self.rt.state.step(step_id)
+            saved.status = StepStatus.DONE if outcome.ok else StepStatus.FAILED
+            saved.finished_at = utcnow()
+            saved.note = outcome.summary
+            if outcome.ok:
+                self._gates.pop(step_id, None)
+            self.rt.state.in_flight = None
+            self.rt.save_state()
+        return outcome
+
+    def dangling_intents(self) -> list[str]:
+        """Steps whose last intent has no outcome: the process died in between."""
+        open_steps: dict[str, int] = {}
+        path = self.rt.audit.path
+        for record in read_records(path) if path.exists() else []:
+            event, step = record.get("event"), record.get("step")
+            if event == "action.intent" and step:
+                open_steps[step] = record["seq"]
+            elif event in ("action.outcome", "action.reconciled") and step:
+                open_steps.pop(step, None)
+        if self.rt.state.in_flight:
+            open_steps.setdefault(self.rt.state.in_flight["step"], -1)
+        return list(open_steps)
+
+    def reconcile(self) -> list[str]:
+        """Settle actions interrupted by a crash by looking at AWS; say what was found."""
+        messages = []
+        for step_id in self.dangling_intents():
+            try:
+                step = self.rt.model.step(step_id)
+            except KeyError:
+                continue
+            ctx = ActionContext(runtime=self.rt, step=step)
+            try:
+                outcome = reconcile(ctx)
+            except Exception as exc:
+                messages.append(f"{step_id}: interrupted; could not reconcile yet ({exc})")
+                continue
+            if outcome is not None:
+                self._finish(step_id, outcome, "action.reconciled")
+                messages.append(f"{step_id}: {outcome.summary}")
+            else:
+                self.rt.audit.record(
+                    "action.reconciled",
+                    step=step_id,
+                    ok=False,
+                    summary="interrupted before it took effect; offered again",
+                )
+                with self._lock:
+                    saved = self.rt.state.step(step_id)
+                    saved.status = StepStatus.PENDING
+                    self.rt.state.in_flight = None
+                    self.rt.save_state()
+                messages.append(f"{step_id}: interrupted before it took effect; offered again")
+        return messages
+
+
+def _ok(outcome: CheckOutcome) -> bool:
+    return outcome.result.status.value in ("pass", "warn")

@@ -1,0 +1,111 @@
+"""The one choke point where secrets are removed before anything is logged.
+
+Both the audit sink and the stdlib logging handlers pass through `redact`, and
+botocore/urllib3 are capped at WARNING so request dumps never happen at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+MASK = "[REDACTED]"
+
+# Keys whose values are secrets, whatever they hold.
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|signature|credential|authorization|"
+    r"access_?key|session_?key|private_?key|x-amz-security-token)",
+    re.IGNORECASE,
+)
+# Keys that look secret by name but are not (identifiers, counts, ARNs).
+_PUBLIC_KEY = re.compile(r"^(?:token_?count|next_?token|pagination_?token)$", re.IGNORECASE)
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Access key ids (long-term AKIA, temporary ASIA, and the other prefixes).
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{12,20}\b"), MASK),
+    # Presigned and signed-header forms.
+    (re.compile(r"(X-Amz-Signature=)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
+    (re.compile(r"(X-Amz-Credential=)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
+    (re.compile(r"(X-Amz-Security-Token[=:]\s*)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
+    (re.compile(r"(Signature=)[^,&\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(Credential=)[^,&\s\"']+"), r"\1" + MASK),
+    # key=value and "key": "value" forms of secret-named fields inside free text.
+    (
+        re.compile(
+            r"((?:aws_)?(?:secret_access_key|session_token|password|secret)[\"']?\s*[:=]\s*[\"']?)"
+            r"[^\s\"',}]+",
+            re.IGNORECASE,
+        ),
+        r"\1" + MASK,
+    ),
+]
+
+_extra_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this exact value wherever it appears (credentials read at start-up)."""
+    if value and len(value) >= 4:
+        _extra_secrets.add(value)
+
+
+def redact_text(text: str) -> str:
+    for secret in _extra_secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of `value` with secrets masked, recursing into containers."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if (
+                isinstance(key, str)
+                and _SECRET_KEY.search(key)
+                and not _PUBLIC_KEY.match(key)
+                and item not in (None, "", [], {})
+                and not isinstance(item, bool | int | float)
+            ):
+                out[key] = MASK
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every stdlib log record that reaches a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True
+
+
+def install_logging(level: int = logging.WARNING) -> None:
+    """Cap the chatty AWS loggers and put the redacting filter on every handler."""
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level)
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

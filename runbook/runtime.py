@@ -1,0 +1,134 @@
+"""Everything one run needs, built in one place for the CLI, the app and tests."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runbook import __version__
+from runbook.audit import AuditLog
+from runbook.aws import SessionFactory
+from runbook.checkapi import CheckContext
+from runbook.dns import SNAPSHOT_FILE, RollbackResult
+from runbook.loader import LoadedRunbook, load
+from runbook.model import Runbook
+from runbook.registry import CheckRegistry
+from runbook.rollback import run_rollback
+from runbook.state import RunState, StateStore
+
+AUDIT_FILE = "audit.jsonl"
+STATE_FILE = "state.json"
+
+
+def local_user() -> str:
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:
+        return f"uid {os.getuid()}"
+
+
+@dataclass
+class Runtime:
+    loaded: LoadedRunbook
+    sessions: SessionFactory
+    registry: CheckRegistry
+    audit: AuditLog
+    store: StateStore
+    state: RunState
+    resumed: bool
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        sessions: SessionFactory | None = None,
+        registry: CheckRegistry | None = None,
+    ) -> Runtime:
+        registry = registry if registry is not None else CheckRegistry.discover()
+        loaded = load(path, registry)
+        state_dir = loaded.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        store = StateStore(state_dir / STATE_FILE)
+        resumed = store.exists()
+        state = store.load()
+        if not resumed:
+            store.save(state)
+        audit = AuditLog(
+            state_dir / AUDIT_FILE,
+            run_id=state.run_id,
+            environment=loaded.model.migration.environment,
+            operator={"local_user": local_user(), "aws_arn": None},
+        )
+        runtime = cls(
+            loaded=loaded,
+            sessions=sessions if sessions is not None else SessionFactory(loaded.model.accounts),
+            registry=registry,
+            audit=audit,
+            store=store,
+            state=state,
+            resumed=resumed,
+        )
+        audit.record(
+            "run.resumed" if resumed else "run.started",
+            runbook=str(loaded.path.resolve()),
+            migration=loaded.model.migration.name,
+            ticket=loaded.model.migration.ticket,
+            version=__version__,
+        )
+        return runtime
+
+    @property
+    def model(self) -> Runbook:
+        return self.loaded.model
+
+    @property
+    def state_dir(self) -> Path:
+        return self.loaded.state_dir
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.state_dir / SNAPSHOT_FILE
+
+    def save_state(self) -> None:
+        with self.lock:
+            self.store.save(self.state)
+
+    def rollback(
+        self,
+        *,
+        deadline_s: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_attempt: Callable[[int, str], None] | None = None,
+    ) -> RollbackResult:
+        """DNS back to the snapshot, audited; safe to call from any thread at any time."""
+        return run_rollback(
+            snapshot_path=self.snapshot_path,
+            sessions=self.sessions,
+            audit=self.audit,
+            state=self.state,
+            save_state=self.save_state,
+            deadline_s=deadline_s or self.model.settings.rollback_deadline_s,
+            sleep=sleep,
+            on_attempt=on_attempt,
+            flip_steps=tuple(s.id for s in self.model.steps if s.action.kind == "dns.flip"),
+        )
+
+    def check_context(self, step_id: str | None) -> CheckContext:
+        return CheckContext(
+            runbook=self.loaded.model,
+            sessions=self.sessions,
+            state_dir=self.state_dir,
+            step_id=step_id,
+            state=self.state,
+        )
+
+    def close(self) -> None:
+        self.audit.close()

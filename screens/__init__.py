@@ -1,0 +1,1 @@
+"""The Textual app: one screen per module, its .tcss beside it."""
