@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
-from runbook.guard import read_only_guard
+from runbook.guard import read_only_guard, read_only_sign_guard
 from runbook.model import Account, Accounts
 from runbook.redact import register_secret
 
@@ -74,6 +74,7 @@ def build_session(account: Account, *, read_only: bool) -> boto3.Session:
         )
     if read_only:
         core.register("before-parameter-build", read_only_guard, unique_id="runbook-read-only")
+        core.register("before-sign", read_only_sign_guard, unique_id="runbook-read-only-sign")
     return boto3.Session(botocore_session=core, region_name=account.region)
 
 

@@ -38,7 +38,7 @@ ROLLBACK_BATCH_FILE = "rollback-change-batch.json"
 # The rollback client does no retries of its own: its loop below owns them, so
 # a retry quota drained by other clients can never stop a rollback.
 ROLLBACK_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},  # max_attempts counts retries only
     connect_timeout=3,
     read_timeout=8,
 )

@@ -172,7 +172,8 @@ class Engine:
         )
 
         def record(outcome: CheckOutcome) -> None:
-            self.rt.audit.record("check.result", step=step_id, **outcome.to_json())
+            details = {k: v for k, v in outcome.to_json().items() if k != "step"}
+            self.rt.audit.record("check.result", step=step_id, **details)
             if on_result is not None:
                 on_result(outcome)
 

@@ -123,6 +123,21 @@ def is_allowed(service: str, operation: str) -> bool:
     return operation in SOURCE_ALLOWLIST.get(service, frozenset())
 
 
+_ANY_ALLOWED = frozenset().union(*SOURCE_ALLOWLIST.values())
+
+
+def read_only_sign_guard(operation_name: str = "", event_name: str = "", **_kwargs: Any) -> None:
+    """`before-sign` handler: a second layer for what signs without building parameters.
+
+    `rds.generate_db_auth_token` signs a `connect` request locally and never
+    emits `before-parameter-build`; a database login token would let the holder
+    write to the source database.
+    """
+    if operation_name not in _ANY_ALLOWED:
+        service = event_name.split(".")[1] if event_name.count(".") >= 2 else "unknown"
+        raise ReadOnlyViolation(service, operation_name)
+
+
 def read_only_guard(model: Any = None, **_kwargs: Any) -> None:
     """`before-parameter-build` handler: raise unless the operation is allowlisted."""
     service = str(model.service_model.service_name)

@@ -17,7 +17,7 @@ ACCOUNT_ID = r"^\d{12}$"
 ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 REGION = r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$"
 STEP_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
-ZONE_ID = r"^(?:/hostedzone/)?Z[A-Z0-9]{1,32}$"
+ZONE_ID = r"^(?:/hostedzone/)?[A-Z0-9]{1,32}$"
 HOSTNAME = r"^(?:\*\.)?(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+[A-Za-z]{2,63}\.?$"
 
 AccountName = Literal["source", "target", "dns"]

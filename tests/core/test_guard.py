@@ -1,0 +1,145 @@
+"""The source account's read-only guard, swept over every operation botocore knows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from moto import mock_aws
+
+from runbook.aws import build_session
+from runbook.guard import SOURCE_ALLOWLIST, ReadOnlyViolation, is_allowed
+from runbook.model import Account
+from tests.helpers import REGION, SOURCE, SOURCE_ROLE
+
+PROJECT_SERVICES = [
+    "sts",
+    "ec2",
+    "rds",
+    "dms",
+    "cloudformation",
+    "cognito-idp",
+    "s3",
+    "route53",
+    "cloudwatch",
+    "lambda",
+    "iam",
+    "codepipeline",
+    "codestar-connections",
+    "codeconnections",
+    "ecs",
+    "ecr",
+    "codebuild",
+    "sns",
+]
+ALL_SERVICES = botocore.session.get_session().get_available_services()
+
+
+def source_session() -> boto3.Session:
+    return build_session(Account(account_id=SOURCE, region=REGION), read_only=True)
+
+
+class WireTap:
+    """Counts requests that got as far as being sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, request: Any, **_: Any) -> None:
+        self.sent.append(request.url)
+
+
+def sweep(service: str) -> tuple[int, list[str]]:
+    session = source_session()
+    client = session.client(service, region_name=REGION)
+    tap = WireTap()
+    client.meta.events.register("before-send", tap)
+    blocked = 0
+    leaks = []
+    for operation in client.meta.service_model.operation_names:
+        if is_allowed(service, operation):
+            continue
+        method = client.meta.method_to_api_mapping
+        py_name = next(k for k, v in method.items() if v == operation)
+        if py_name not in dir(client):
+            continue  # bidirectional streams botocore does not expose: not callable at all
+        try:
+            getattr(client, py_name)()
+        except ReadOnlyViolation as exc:
+            assert exc.operation == operation
+            blocked += 1
+        except Exception as exc:  # anything else means the guard did not stop it first
+            leaks.append(f"{service}:{operation} -> {type(exc).__name__}")
+        else:
+            leaks.append(f"{service}:{operation} -> returned")
+    assert tap.sent == [], f"{service}: requests reached the wire: {tap.sent[:3]}"
+    return blocked, leaks
+
+
+@pytest.mark.parametrize("service", PROJECT_SERVICES)
+def test_every_non_allowlisted_operation_is_blocked_before_the_wire(service: str) -> None:
+    blocked, leaks = sweep(service)
+    assert leaks == []
+    assert blocked > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", [s for s in ALL_SERVICES if s not in PROJECT_SERVICES])
+def test_sweep_of_all_services(service: str) -> None:
+    _blocked, leaks = sweep(service)
+    assert leaks == []
+
+
+def test_presigned_urls_are_blocked() -> None:
+    s3 = source_session().client("s3", region_name=REGION)
+    for method in ("put_object", "delete_object", "get_object", "delete_bucket"):
+        with pytest.raises(ReadOnlyViolation):
+            s3.generate_presigned_url(method, Params={"Bucket": "b", "Key": "k"})
+    with pytest.raises(ReadOnlyViolation):
+        s3.generate_presigned_post("b", "k")
+    rds = source_session().client("rds", region_name=REGION)
+    with pytest.raises(ReadOnlyViolation):
+        rds.generate_db_auth_token("db.example", 5432, "admin")
+
+
+def test_name_prefixes_are_not_trusted() -> None:
+    assert not is_allowed("cognito-identity", "GetId")  # creates an identity
+    assert not is_allowed("redshift", "GetClusterCredentials")  # creates a DB user
+    assert not is_allowed("cognito-idp", "AdminInitiateAuth")  # records an auth event
+
+
+def test_paginators_and_waiters_are_guarded_too() -> None:
+    ec2 = source_session().client("ec2", region_name=REGION)
+    paginator = ec2.get_paginator("describe_snapshots")  # not on the allowlist
+    with pytest.raises(ReadOnlyViolation):
+        next(iter(paginator.paginate()))
+    waiter = ec2.get_waiter("instance_running")  # DescribeInstances is not allowlisted
+    with pytest.raises(ReadOnlyViolation):
+        waiter.wait(InstanceIds=["i-1"], WaiterConfig={"Delay": 0, "MaxAttempts": 1})
+
+
+def test_allowlisted_operations_are_not_blocked() -> None:
+    with mock_aws():
+        session = build_session(
+            Account(account_id=SOURCE, region=REGION, role_arn=SOURCE_ROLE, external_id="ext-1"),
+            read_only=True,
+        )
+        for service, operations in SOURCE_ALLOWLIST.items():
+            client = session.client(service, region_name=REGION)
+            names = {v: k for k, v in client.meta.method_to_api_mapping.items()}
+            for operation in operations:
+                assert operation in names, f"{service}:{operation} is not a real operation"
+                try:
+                    getattr(client, names[operation])()
+                except ReadOnlyViolation:
+                    pytest.fail(f"{service}:{operation} is allowlisted but was blocked")
+                except Exception:
+                    pass  # got past the guard; validation or moto had its say
+
+
+def test_target_sessions_are_not_guarded() -> None:
+    with mock_aws():
+        session = build_session(Account(account_id="123456789012", region=REGION), read_only=False)
+        session.client("s3", region_name=REGION).create_bucket(Bucket="target-bucket")

@@ -1,0 +1,107 @@
+"""Rollback when things are failing: injected faults, a drained retry quota, a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import botocore.endpoint
+import pytest
+from botocore.exceptions import ClientError
+
+from runbook.engine import Engine
+from runbook.runtime import Runtime
+from tests.core import dnsworld as w
+from tests.core.faults import FAULTS, Injector
+from tests.core.test_dns import dns_session, walk
+
+
+def flipped_runtime(tmp_path: Path, kind: str = "simple") -> tuple[Runtime, str]:
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, *w.INITIAL[kind])
+    runtime = Runtime.open(w.runbook_file(tmp_path, zone, kind))
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        walk(engine, step)
+    return runtime, zone
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("failures", [1, 4])
+def test_rollback_converges_through_faults(
+    aws: None, tmp_path: Path, fault: str, failures: int
+) -> None:
+    runtime, zone = flipped_runtime(tmp_path)
+    injector = Injector(fault, failures)
+    runtime.sessions.session("target").events.register("before-send.route53", injector)
+    result = runtime.rollback(deadline_s=30, sleep=lambda _s: None)
+    assert result.confirmed, result
+    assert injector.injected == failures
+    assert result.attempts > failures
+    assert w.records(dns_session(False), zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+    events = [json.loads(line)["event"] for line in (runtime.state_dir / "audit.jsonl").open()]
+    assert events[-2:] == ["rollback.intent", "rollback.outcome"]
+
+
+def test_rollback_not_confirmed_prints_manual_command(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime, _zone = flipped_runtime(tmp_path)
+    runtime.sessions.session("target").events.register(
+        "before-send.route53",
+        Injector("throttling", -1),  # fails forever
+    )
+    result = runtime.rollback(deadline_s=1.0)
+    assert not result.confirmed
+    assert "NOT confirmed" in result.message
+    batch = runtime.state_dir / "rollback-change-batch.json"
+    assert result.manual_command.startswith("aws route53 change-resource-record-sets")
+    assert f"file://{batch.resolve()}" in result.manual_command
+    changes = json.loads(batch.read_text())["Changes"]
+    assert [c["Action"] for c in changes] == ["UPSERT"]
+    assert changes[0]["ResourceRecordSet"]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+    outcome = json.loads((runtime.state_dir / "audit.jsonl").read_text().splitlines()[-1])
+    assert outcome["event"] == "rollback.outcome"
+    assert outcome["details"]["confirmed"] is False
+    assert outcome["details"]["manual_command"] == result.manual_command
+
+
+def test_rollback_works_after_other_clients_drained_the_retry_quota(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, zone = flipped_runtime(tmp_path)
+    shared = runtime.sessions.client("target", "route53")
+    throttle_all = Injector("throttling", -1)
+    shared.meta.events.register("before-send.route53", throttle_all)
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.endpoint.time, "sleep", lambda _s: None)
+        for _ in range(50):
+            with pytest.raises(ClientError):
+                shared.get_hosted_zone(Id=zone)
+    assert throttle_all.injected >= 50
+    # The rollback's own client is new, and its own loop survives more throttling.
+    runtime.sessions.session("target").events.register(
+        "before-send.route53", Injector("throttling", 3)
+    )
+    result = runtime.rollback(deadline_s=30, sleep=lambda _s: None)
+    assert result.confirmed, result
+
+
+def test_rollback_from_a_fresh_process_with_files_on_disk(moto_server: str, tmp_path: Path) -> None:
+    runtime, zone = flipped_runtime(tmp_path, "weighted")
+    runbook_path = runtime.loaded.path
+    runtime.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rollback", "-f", str(runbook_path), "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rollback confirmed" in done.stdout
+    assert "audit head: seq" in done.stderr
+    weights = {rs["SetIdentifier"]: rs["Weight"] for rs in w.records(dns_session(False), zone)}
+    assert weights == {"source": 100, "target": 0}
