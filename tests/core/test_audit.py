@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -34,7 +35,7 @@ def test_records_chain_and_verify(tmp_path: Path) -> None:
     records = read_records(path)
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[0]["prev_hash"] == GENESIS
-    for prev, cur in zip(records, records[1:], strict=False):
+    for prev, cur in itertools.pairwise(records):
         assert cur["prev_hash"] == prev["hash"]
         assert record_hash(cur) == cur["hash"]
     assert set(records[0]) >= {"seq", "time", "run_id", "operator", "environment", "step"}
