@@ -294,8 +294,10 @@ class Engine:
             saved.status = StepStatus.DONE if outcome.ok else StepStatus.FAILED
             saved.finished_at = utcnow()
             saved.note = outcome.summary
+            # Done or failed, the gate is spent: a retry starts from fresh checks.
+            self._gates.pop(step_id, None)
             if outcome.ok:
-                self._gates.pop(step_id, None)
+                saved.waiver = None
             self.rt.state.in_flight = None
             self.rt.save_state()
         return outcome
