@@ -13,8 +13,9 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ class AuditLog:
         run_id: str,
         environment: str,
         operator: Mapping[str, Any],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.path = path
+        self._clock = clock
         self.run_id = run_id
         self.environment = environment
         self.operator = dict(operator)
@@ -108,10 +111,7 @@ class AuditLog:
             fsync_dir(path.parent)
         self._log = structlog.wrap_logger(
             _Sink(self),
-            processors=[
-                structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
-                _redact_processor,
-            ],
+            processors=[self._stamp, _redact_processor],
             cache_logger_on_first_use=False,
         )
         if torn is not None:
@@ -121,6 +121,12 @@ class AuditLog:
                 sha256=hashlib.sha256(torn).hexdigest(),
                 note="an incomplete last line from a crash was never acknowledged; removed",
             )
+
+    def _stamp(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event["time"] = self._clock().astimezone(UTC).isoformat()
+        return event
 
     def _recover_tail(self) -> bytes | None:
         """Read the chain's head; drop a torn (never acknowledged) last line."""

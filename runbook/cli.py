@@ -9,6 +9,7 @@ can be written down off the machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -358,11 +359,33 @@ def timeline(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def cmd_app(args: argparse.Namespace) -> int:
-    raise UsageError(
-        f"`runbook {args.command}` opens the terminal app, which is not built yet "
-        "(the headless commands work: validate, check, do, rollback, audit)"
-    )
+def _app_module() -> Any:
+    # The engine never imports Textual; the app package is loaded only to open it.
+    return importlib.import_module("screens.app")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runbook.runtime import Runtime
+
+    runtime = Runtime.open(args.file)
+    try:
+        _app_module().build_app(runtime=runtime).run()
+    finally:
+        _head(runtime, sys.stdout)
+        runtime.close()
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    _app_module().build_app(review_path=path).run()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    raise UsageError("`runbook demo` is not ready yet")
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -373,9 +396,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "do": cmd_do,
     "rollback": cmd_rollback,
     "audit": cmd_audit,
-    "run": cmd_app,
-    "demo": cmd_app,
-    "review": cmd_app,
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "review": cmd_review,
 }
 
 

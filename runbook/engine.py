@@ -70,6 +70,8 @@ class Engine:
         return [s.id for s in self.rt.model.steps]
 
     def gate(self, step_id: str) -> GateRun | None:
+        if not self.rt.model.step(step_id).checks:
+            return GateRun(step_id, [], True, time.monotonic())  # nothing to check: open
         gate = self._gates.get(step_id)
         if gate is None or time.monotonic() - gate.at > self.gate_max_age_s:
             return None

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from runbook import __version__
@@ -27,6 +28,9 @@ STATE_FILE = "state.json"
 
 
 def local_user() -> str:
+    """Who is at the keyboard: $RUNBOOK_OPERATOR (e.g. on a shared jump host), else user@host."""
+    if named := os.environ.get("RUNBOOK_OPERATOR"):
+        return named
     try:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     except Exception:
@@ -51,6 +55,7 @@ class Runtime:
         *,
         sessions: SessionFactory | None = None,
         registry: CheckRegistry | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> Runtime:
         registry = registry if registry is not None else CheckRegistry.discover()
         loaded = load(path, registry)
@@ -66,6 +71,7 @@ class Runtime:
             run_id=state.run_id,
             environment=loaded.model.migration.environment,
             operator={"local_user": local_user(), "aws_arn": None},
+            **({"clock": clock} if clock is not None else {}),
         )
         runtime = cls(
             loaded=loaded,

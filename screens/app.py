@@ -1,0 +1,396 @@
+"""The terminal app: owns the engine, runs every AWS call in thread workers.
+
+Workers report back only through the messages in `screens.messages`; the
+handlers here run on the event loop, update the app's view of the run and tell
+the screens to redraw. Rollback is a priority binding, so it works on every
+screen, modals included, and its worker starts whatever else is running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import get_current_worker
+
+from runbook.actions import ActionOutcome
+from runbook.dns import RollbackResult, Snapshot
+from runbook.engine import Engine, GateNotPassed, StepStatus
+from runbook.runner import CheckOutcome
+from runbook.runtime import Runtime
+from screens.messages import (
+    ActionFinished,
+    ActionProgressed,
+    ActionRefused,
+    CheckFinished,
+    DemoFixApplied,
+    EngineChanged,
+    GateFailed,
+    GateFinished,
+    GateStarted,
+    IdentityChecked,
+    RollbackFinished,
+    RollbackProgressed,
+    RunReconciled,
+)
+from screens.settings import AppSettings
+
+
+@dataclass
+class DemoHooks:
+    """What `runbook demo` adds: fixes applied in the emulator, and hints."""
+
+    fixes: dict[str, Callable[[], str]] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    banner: str = ""
+
+
+class RunbookApp(App[None]):
+    TITLE = "runbook"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+r",
+            "rollback",
+            "Rollback DNS",
+            priority=True,
+            id="rollback",
+            tooltip="Roll DNS back to the snapshot taken before the flip (asks once more)",
+        ),
+        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key, with its id"),
+        Binding("v", "review", "Audit", id="review", tooltip="Timeline of the audit log"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave; the run resumes next time"),
+    ]
+
+    def __init__(
+        self,
+        runtime: Runtime | None = None,
+        *,
+        review_path: Path | None = None,
+        demo: DemoHooks | None = None,
+        settings: AppSettings | None = None,
+        settings_warning: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.engine = Engine(runtime) if runtime is not None else None
+        self.review_path = review_path or (runtime.audit.path if runtime else None)
+        self.demo = demo
+        self.settings = settings or AppSettings()
+        self.settings_warning = settings_warning
+        # The app's view of the run, written only on the event loop.
+        self.live: dict[str, list[CheckOutcome]] = {}
+        self.gate_errors: dict[str, str] = {}
+        self.progress: dict[str, tuple[float | None, str]] = {}
+        self.acting: str | None = None
+        self.rollback_running = False
+        self.rollback_notes: list[str] = []
+        self.last_rollback: RollbackResult | None = None
+        self.identity_ok: bool | None = None
+        self.notes: list[str] = []
+        self._cancel = threading.Event()
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+
+    # --- start-up -------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.settings_warning:
+            self.notify(self.settings_warning, severity="warning")
+        if self.runtime is None:
+            from screens.review import ReviewScreen
+
+            assert self.review_path is not None
+            self.push_screen(ReviewScreen(self.review_path, standalone=True))
+            return
+        from screens.overview import OverviewScreen
+
+        self.push_screen(OverviewScreen())
+        self.start_run()
+
+    @work(thread=True, group="startup", exit_on_error=False)
+    def start_run(self) -> None:
+        """Settle any action a crash interrupted, then confirm the accounts (rule 6)."""
+        assert self.engine is not None
+        notes = []
+        try:
+            notes = self.engine.reconcile()
+        except Exception as exc:
+            notes = [f"could not reconcile interrupted actions: {exc}"]
+        self.post_message(RunReconciled(notes))
+        try:
+            findings = self.engine.verify_identity()
+        except Exception:
+            findings = []
+        self.post_message(IdentityChecked(findings))
+
+    # --- workers: every AWS call happens in one of these ----------------------
+
+    def run_gate(self, step_id: str, only: list[str] | None = None) -> None:
+        assert self.engine is not None
+        engine = self.engine
+
+        def gate() -> None:
+            checks = [j.check_cls.meta.id for j in engine.jobs(step_id, only)]
+            self.post_message(GateStarted(step_id, checks))
+
+            def report(outcome: CheckOutcome) -> None:
+                self.post_message(CheckFinished(step_id, outcome))
+
+            try:
+                result = engine.run_gate(step_id, only=only, on_result=report)
+            except Exception as exc:
+                self.post_message(GateFailed(step_id, f"{type(exc).__name__}: {exc}"))
+                return
+            self.post_message(GateFinished(step_id, result))
+
+        self.live[step_id] = [o for o in self.live.get(step_id, []) if only and o.check not in only]
+        self.run_worker(gate, thread=True, group=f"gate-{step_id}", exit_on_error=False)
+
+    def start_action(self, step_id: str, *, confirmed: bool) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        self.acting = step_id
+        self._cancel.clear()
+
+        def act() -> None:
+            def progress(fraction: float | None, text: str) -> None:
+                self.post_message(ActionProgressed(step_id, fraction, text))
+
+            try:
+                outcome = engine.do(
+                    step_id, confirmed=confirmed, progress=progress, cancel=self._cancel
+                )
+            except GateNotPassed as exc:
+                self.post_message(ActionRefused(step_id, str(exc)))
+                return
+            except Exception as exc:
+                outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}")
+            self.post_message(ActionFinished(step_id, outcome))
+
+        self.run_worker(act, thread=True, group="action", exit_on_error=False)
+
+    def start_rollback(self) -> None:
+        """Roll back in a worker of its own, whatever else is running."""
+        if self.runtime is None or self.rollback_running:
+            return
+        self.rollback_running = True
+        self.broadcast()
+        self._rollback()
+
+    @work(thread=True, group="rollback", exclusive=True, exit_on_error=False)
+    def _rollback(self) -> None:
+        assert self.runtime is not None
+        worker = get_current_worker()
+
+        def attempt(number: int, text: str) -> None:
+            self.post_message(RollbackProgressed(number, text))
+
+        try:
+            result = self.runtime.rollback(on_attempt=attempt)
+        except Exception as exc:
+            from runbook.dns import RollbackResult
+
+            result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", "")
+        if not worker.is_cancelled:
+            self.post_message(RollbackFinished(result))
+
+    def apply_demo_fix(self, check_id: str) -> None:
+        if self.demo is None or check_id not in self.demo.fixes:
+            return
+        fix = self.demo.fixes[check_id]
+
+        def run_fix() -> None:
+            self.post_message(DemoFixApplied(check_id, fix()))
+
+        self.run_worker(run_fix, thread=True, group="demo-fix", exit_on_error=False)
+
+    def cancel_action(self) -> None:
+        self._cancel.set()
+
+    # --- message handlers (event loop) ----------------------------------------
+
+    def broadcast(self, step_id: str | None = None) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(EngineChanged(step_id))
+
+    def on_gate_started(self, message: GateStarted) -> None:
+        self.gate_errors.pop(message.step_id, None)
+        self.broadcast(message.step_id)
+
+    def on_check_finished(self, message: CheckFinished) -> None:
+        self.live.setdefault(message.step_id, []).append(message.outcome)
+        self.broadcast(message.step_id)
+
+    def on_gate_finished(self, message: GateFinished) -> None:
+        self.live[message.step_id] = list(message.gate.outcomes)
+        for outcome in message.gate.outcomes:
+            if outcome.check == "identity.accounts":
+                self.identity_ok = outcome.result.status.value == "pass"
+        self.broadcast(message.step_id)
+
+    def on_gate_failed(self, message: GateFailed) -> None:
+        self.gate_errors[message.step_id] = message.error
+        self.notify(f"{message.step_id}: checks could not run: {message.error}", severity="error")
+        self.broadcast(message.step_id)
+
+    def on_action_progressed(self, message: ActionProgressed) -> None:
+        self.progress[message.step_id] = (message.fraction, message.text)
+        self.broadcast(message.step_id)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.acting = None
+        self.progress.pop(message.step_id, None)
+        outcome = message.outcome
+        self.notify(
+            f"{message.step_id}: {outcome.summary}",
+            severity="information" if outcome.ok else "error",
+            timeout=8 if outcome.ok else 30,
+        )
+        self.broadcast(message.step_id)
+
+    def on_action_refused(self, message: ActionRefused) -> None:
+        self.acting = None
+        self.notify(f"{message.step_id}: not done: {message.reason}", severity="warning")
+        self.broadcast(message.step_id)
+
+    def on_rollback_progressed(self, message: RollbackProgressed) -> None:
+        self.rollback_notes.append(f"attempt {message.attempt}: {message.text}")
+        self.broadcast()
+
+    def on_rollback_finished(self, message: RollbackFinished) -> None:
+        self.rollback_running = False
+        self.last_rollback = message.result
+        result = message.result
+        if result.confirmed:
+            self.notify(result.message, title="Rollback", timeout=15)
+        else:
+            self.notify(
+                f"{result.message}\nBy hand: {result.manual_command}",
+                title="Rollback NOT confirmed",
+                severity="error",
+                timeout=120,
+            )
+        self.broadcast()
+
+    def on_identity_checked(self, message: IdentityChecked) -> None:
+        if message.findings:
+            self.identity_ok = all(f.ok for f in message.findings)
+            if not self.identity_ok:
+                bad = ", ".join(f.account for f in message.findings if not f.ok)
+                self.notify(f"Wrong or unreachable account: {bad}", severity="error", timeout=30)
+        self.broadcast()
+
+    def on_run_reconciled(self, message: RunReconciled) -> None:
+        self.notes = message.notes
+        self.broadcast()
+
+    def on_demo_fix_applied(self, message: DemoFixApplied) -> None:
+        self.notify(f"demo: {message.description}", title=message.check_id)
+        self.broadcast()
+
+    # --- actions ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rollback":
+            if self.runtime is None:
+                return False  # review of a log alone: no runbook to roll back with
+            return None if self.rollback_running else True
+        return True
+
+    def action_rollback(self) -> None:
+        if self.runtime is None:
+            return
+        from screens.confirm import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen) and self.screen.purpose == "rollback":
+            return  # already asking
+        path = self.runtime.snapshot_path
+        if not path.exists():
+            self.notify(
+                "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
+            )
+            return
+        snapshot = Snapshot.load(path)
+        body = "\n".join(f"  {describe_record_set(rs)}" for rs in snapshot.record_sets)
+        question = (
+            f"Roll {snapshot.name} {snapshot.type} back to the source?\n\n"
+            f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.start_rollback()
+
+        self.push_screen(
+            ConfirmScreen(question, yes_label="Roll back", purpose="rollback"), answered
+        )
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_review(self) -> None:
+        from screens.review import ReviewScreen
+
+        if self.review_path is not None and not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen(self.review_path))
+
+    def step_status(self, step_id: str) -> StepStatus:
+        assert self.engine is not None
+        if self.acting == step_id:
+            return StepStatus.RUNNING
+        return self.engine.status(step_id)
+
+    def get_system_commands(self, screen):  # type: ignore[no-untyped-def]
+        yield from super().get_system_commands(screen)
+        from screens.commands import step_commands
+
+        yield from step_commands(self)
+
+
+def describe_record_set(record_set: dict[str, object]) -> str:
+    parts = [str(record_set.get("Name")), str(record_set.get("Type"))]
+    if "SetIdentifier" in record_set:
+        parts.append(f"[{record_set['SetIdentifier']} weight {record_set.get('Weight')}]")
+    alias = record_set.get("AliasTarget")
+    if isinstance(alias, dict):
+        parts.append(f"alias → {alias.get('DNSName')}")
+    else:
+        values = record_set.get("ResourceRecords") or []
+        assert isinstance(values, list)
+        parts.append(", ".join(str(v.get("Value")) for v in values if isinstance(v, dict)))
+        parts.append(f"TTL {record_set.get('TTL')}")
+    return " ".join(parts)
+
+
+def build_app(
+    runbook_path: Path | None = None,
+    *,
+    review_path: Path | None = None,
+    demo: DemoHooks | None = None,
+    runtime: Runtime | None = None,
+) -> RunbookApp:
+    """The one way the app is built, by the command line and by the tests alike."""
+    from screens.settings import load_settings
+
+    settings, warning = load_settings()
+    if runtime is None and runbook_path is not None:
+        runtime = Runtime.open(runbook_path)
+    return RunbookApp(
+        runtime,
+        review_path=review_path,
+        demo=demo,
+        settings=settings,
+        settings_warning=warning,
+    )

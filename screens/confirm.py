@@ -1,0 +1,42 @@
+"""A confirmation that takes one more key: `y` to go ahead, `n` or escape to cancel."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    CSS_PATH = "confirm.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes", tooltip="Go ahead"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Cancel; nothing sent"),
+    ]
+
+    def __init__(self, question: str, *, yes_label: str = "Yes", purpose: str = "action") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+        self.purpose = purpose
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            with Horizontal(id="buttons"):
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
+                yield Button("Cancel (n)", id="no")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # a stray Enter must not confirm
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

@@ -1,0 +1,114 @@
+"""Messages workers post back to the app: the only way a worker reports anything.
+
+Named in the past tense: each says what happened, never what to do.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from runbook.actions import ActionOutcome
+from runbook.dns import RollbackResult
+from runbook.engine import GateRun
+from runbook.identity import IdentityFinding
+from runbook.runner import CheckOutcome
+
+
+class CheckFinished(Message):
+    def __init__(self, step_id: str, outcome: CheckOutcome) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.outcome = outcome
+
+
+class GateStarted(Message):
+    def __init__(self, step_id: str, checks: list[str]) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.checks = checks
+
+
+class GateFinished(Message):
+    def __init__(self, step_id: str, gate: GateRun) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.gate = gate
+
+
+class GateFailed(Message):
+    """The gate could not run at all (not a failed check: those are results)."""
+
+    def __init__(self, step_id: str, error: str) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.error = error
+
+
+class ActionProgressed(Message):
+    def __init__(self, step_id: str, fraction: float | None, text: str) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.fraction = fraction
+        self.text = text
+
+
+class ActionFinished(Message):
+    def __init__(self, step_id: str, outcome: ActionOutcome) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.outcome = outcome
+
+
+class ActionRefused(Message):
+    def __init__(self, step_id: str, reason: str) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.reason = reason
+
+
+class RollbackProgressed(Message):
+    def __init__(self, attempt: int, text: str) -> None:
+        super().__init__()
+        self.attempt = attempt
+        self.text = text
+
+
+class RollbackFinished(Message):
+    def __init__(self, result: RollbackResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class IdentityChecked(Message):
+    def __init__(self, findings: list[IdentityFinding]) -> None:
+        super().__init__()
+        self.findings = findings
+
+
+class RunReconciled(Message):
+    def __init__(self, notes: list[str]) -> None:
+        super().__init__()
+        self.notes = notes
+
+
+class DemoFixApplied(Message):
+    def __init__(self, check_id: str, description: str) -> None:
+        super().__init__()
+        self.check_id = check_id
+        self.description = description
+
+
+class EngineChanged(Message):
+    """Sent by the app to its screens after any of the above changed what they show."""
+
+    def __init__(self, step_id: str | None = None) -> None:
+        super().__init__()
+        self.step_id = step_id
+
+
+class AuditLoaded(Message):
+    def __init__(self, records: list[dict[str, object]], verdict: str, intact: bool) -> None:
+        super().__init__()
+        self.records = records
+        self.verdict = verdict
+        self.intact = intact

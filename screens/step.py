@@ -1,0 +1,311 @@
+"""One step: its instructions, its checks with evidence, and its action.
+
+The action is enabled only when the gate passed or was waived (`check_action`
+greys it out otherwise); waivers ask for a typed reason; manual steps ask the
+operator to confirm what they did.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Markdown, ProgressBar, Sparkline, Static
+
+from runbook.engine import StepStatus
+from runbook.model import ManualAction, Step
+from runbook.runner import CheckOutcome
+from screens.messages import EngineChanged
+from screens.widgets import RunbookScreen, RunHeader, badge
+
+# Checks that watch a draining metric: their step re-runs them on a timer.
+LIVE_CHECKS = frozenset({"source.writes_stopped", "dms.cdc_lag"})
+
+ACTION_LABEL = {
+    "none": "Mark done",
+    "manual": "Confirm done",
+    "wait": "Start the wait",
+    "dns.lower_ttl": "Lower the TTL",
+    "dns.flip": "Flip DNS",
+    "cognito.force_migrate": "Force-migrate users",
+}
+
+
+def series_of(outcomes: list[CheckOutcome]) -> list[float]:
+    """The CDC-lag series a check put in its evidence, for the sparkline."""
+    for outcome in outcomes:
+        series = outcome.result.evidence.get("series")
+        if isinstance(series, dict):  # {metric: [[time, value], ...]}: take the worst
+            series = max(series.values(), key=len, default=[])
+        if isinstance(series, list) and series:
+            values = []
+            for point in series:
+                value = point[-1] if isinstance(point, list | tuple) else point
+                if isinstance(value, int | float):
+                    values.append(float(value))
+            if values:
+                return values
+    return []
+
+
+class StepScreen(RunbookScreen):
+    CSS_PATH = "step.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back", tooltip="Back to the overview"),
+        Binding("r", "rerun_all", "Run checks", id="rerun_all", tooltip="Run every check again"),
+        Binding("c", "rerun_one", "Re-run check", id="rerun_one", tooltip="The highlighted one"),
+        Binding(
+            "a", "do_action", "Do action", id="do_action", tooltip="Enabled when the gate passed"
+        ),
+        Binding("w", "waive", "Waive", id="waive", tooltip="Accept a failed gate, with a reason"),
+        Binding("x", "cancel_wait", "Stop wait", id="cancel_wait", tooltip="Stop a timed wait"),
+        Binding("f", "demo_fix", "Fix (demo)", id="demo_fix", tooltip="Fix it in the emulator"),
+    ]
+
+    def __init__(self, step_id: str) -> None:
+        super().__init__()
+        self.step_id = step_id
+
+    @property
+    def step(self) -> Step:
+        return self.engine.rt.model.step(self.step_id)
+
+    def compose(self) -> ComposeResult:
+        step = self.step
+        yield RunHeader()
+        with VerticalScroll(id="body"):
+            yield Static(id="title")
+            yield Markdown(step.instructions or "_No instructions._", id="instructions")
+            yield Static("Checks", classes="section")
+            yield DataTable(id="checks", cursor_type="row")
+            yield Static(id="evidence")
+            yield Sparkline([], id="lag")
+            yield Static(id="lag-label")
+            yield ProgressBar(total=1.0, show_eta=False, id="progress")
+            yield Static(id="progress-label")
+            yield Static(id="hint")
+        with Horizontal(id="actions"):
+            yield Button(self.action_label(), id="act", variant="primary")
+        yield Footer()
+
+    def action_label(self) -> str:
+        action = self.step.action
+        label = ACTION_LABEL.get(action.kind, action.kind)
+        if isinstance(action, ManualAction):
+            return f"{label}: {action.confirm}"
+        return label
+
+    def on_mount(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        table.add_column("Check", key="check")
+        table.add_column("Status", key="status", width=11)
+        table.add_column("Summary", key="summary")
+        self.query_one("#lag").display = False
+        self.query_one("#progress").display = False
+        self.redraw()
+        status = self.rb.step_status(self.step_id)
+        if status == StepStatus.PENDING and self.step.checks:
+            self.rb.run_gate(self.step_id)
+        if any(ref.id in LIVE_CHECKS for ref in self.step.checks):
+            self.set_interval(self.rb.settings.auto_refresh_s, self.refresh_live)
+        table.focus()
+
+    def refresh_live(self) -> None:
+        status = self.rb.step_status(self.step_id)
+        if status not in (StepStatus.DONE, StepStatus.CHECKING, StepStatus.RUNNING):
+            live = [r.id for r in self.step.checks if r.id in LIVE_CHECKS]
+            self.rb.run_gate(self.step_id, only=live)
+
+    def on_engine_changed(self, message: EngineChanged) -> None:
+        if message.step_id in (None, self.step_id):
+            self.redraw()
+
+    def outcomes(self) -> list[CheckOutcome]:
+        return self.rb.live.get(self.step_id, [])
+
+    def redraw(self) -> None:
+        app = self.rb
+        step = self.step
+        status = app.step_status(self.step_id)
+        title = Text(f"{step.title}  ", style="bold")
+        title.append_text(badge(status.value))
+        title.append(f"   phase: {step.phase}   action: {step.action.kind}", style="dim")
+        allowed, why = self.engine.can_act(self.step_id)
+        if not allowed and status != StepStatus.DONE:
+            title.append(f"\n{why}", style="yellow")
+        self.query_one("#title", Static).update(title)
+
+        table = self.query_one("#checks", DataTable)
+        results = {o.check: o for o in self.outcomes()}
+        checking = status == StepStatus.CHECKING
+        if table.row_count != len(step.checks):
+            table.clear()
+            for index, ref in enumerate(step.checks):
+                table.add_row(ref.id, "", "", key=f"{index}:{ref.id}")
+        for index, ref in enumerate(step.checks):
+            outcome = results.get(ref.id)
+            key = f"{index}:{ref.id}"
+            if outcome is None:
+                state = badge("checking") if checking else badge("pending")
+                table.update_cell(key, "status", state)
+                table.update_cell(key, "summary", "")
+                continue
+            kind = "" if outcome.blocking else " (advisory)"
+            table.update_cell(key, "check", f"{ref.id}{kind}", update_width=True)
+            table.update_cell(key, "status", badge(outcome.result.status.value))
+            table.update_cell(key, "summary", outcome.result.summary, update_width=True)
+        self.show_evidence()
+
+        lag = series_of(self.outcomes())
+        spark = self.query_one("#lag", Sparkline)
+        spark.display = bool(lag)
+        if lag:
+            spark.data = lag
+            label = f"CDC lag, last {len(lag)} samples: now {lag[-1]:.0f}s, max {max(lag):.0f}s"
+            self.query_one("#lag-label", Static).update(label)
+
+        progress = app.progress.get(self.step_id)
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = progress is not None
+        progress_label = self.query_one("#progress-label", Static)
+        if progress is not None:
+            fraction, text = progress
+            bar.update(total=None if fraction is None else 1.0, progress=fraction or 0.0)
+            progress_label.update(text)
+        else:
+            progress_label.update("")
+
+        hints = []
+        if app.gate_errors.get(self.step_id):
+            hints.append(f"checks could not run: {app.gate_errors[self.step_id]}")
+        if app.demo is not None:
+            for outcome in self.outcomes():
+                if outcome.result.status.value in ("fail", "error", "skipped"):
+                    hint = app.demo.hints.get(outcome.check)
+                    if hint:
+                        hints.append(f"{outcome.check}: {hint}")
+        self.query_one("#hint", Static).update("\n".join(hints))
+        button = self.query_one("#act", Button)
+        button.disabled = not (allowed and app.acting is None)
+        button.label = self.action_label() if status != StepStatus.DONE else "Done"
+        self.refresh_bindings()
+
+    def selected_check(self) -> str | None:
+        table = self.query_one("#checks", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key).split(":", 1)[1] if key else None
+
+    def show_evidence(self) -> None:
+        check = self.selected_check()
+        outcome = next((o for o in self.outcomes() if o.check == check), None)
+        panel = self.query_one("#evidence", Static)
+        if outcome is None:
+            panel.update("")
+            return
+        text = Text()
+        for line in outcome.result.details:
+            text.append(f"• {line}\n")
+        evidence = {k: v for k, v in outcome.result.evidence.items() if k != "series"}
+        if evidence:
+            text.append(json.dumps(evidence, indent=2, default=str)[:4000], style="dim")
+        panel.update(text)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.show_evidence()
+
+    # --- actions ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.rb.engine is None:
+            return False
+        status = self.rb.step_status(self.step_id)
+        busy = status in (StepStatus.CHECKING, StepStatus.RUNNING)
+        if action == "do_action":
+            allowed, _why = self.engine.can_act(self.step_id)
+            return True if allowed and self.rb.acting is None else None
+        if action == "waive":
+            return True if status == StepStatus.BLOCKED else None
+        if action in ("rerun_all", "rerun_one"):
+            return None if busy or not self.step.checks else True
+        if action == "cancel_wait":
+            return self.rb.acting == self.step_id and self.step.action.kind == "wait"
+        if action == "demo_fix":
+            if self.rb.demo is None:
+                return False
+            failing = {
+                o.check for o in self.outcomes() if o.result.status.value in ("fail", "error")
+            }
+            return True if failing & set(self.rb.demo.fixes) else None
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_rerun_all(self) -> None:
+        self.rb.run_gate(self.step_id)
+
+    def action_rerun_one(self) -> None:
+        check = self.selected_check()
+        if check is not None:
+            self.rb.run_gate(self.step_id, only=[check])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "act":
+            self.action_do_action()
+
+    def action_do_action(self) -> None:
+        from screens.confirm import ConfirmScreen
+
+        step = self.step
+        env = self.engine.rt.model.migration.environment
+        if isinstance(step.action, ManualAction):
+            question = f"Confirm that this is done:\n\n  {step.action.confirm}"
+        elif step.action.kind in ("none", "wait"):
+            self.rb.start_action(self.step_id, confirmed=True)
+            return
+        else:
+            question = f"{self.action_label()} now, in {env.upper()}?\n\n{step.title}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.rb.start_action(self.step_id, confirmed=True)
+
+        self.app.push_screen(ConfirmScreen(question, yes_label=self.action_label()), answered)
+
+    def action_waive(self) -> None:
+        from screens.waiver import WaiverScreen
+
+        failing = [
+            f"{o.check} {o.result.status.value}: {o.result.summary}"
+            for o in self.outcomes()
+            if o.blocking and o.result.status.value not in ("pass", "warn")
+        ]
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                try:
+                    self.engine.waive(self.step_id, reason)
+                except (ValueError, RuntimeError) as exc:
+                    self.notify(str(exc), severity="error")
+                self.rb.broadcast(self.step_id)
+
+        self.app.push_screen(WaiverScreen(self.step.title, failing), answered)
+
+    def action_cancel_wait(self) -> None:
+        self.rb.cancel_action()
+
+    def action_demo_fix(self) -> None:
+        if self.rb.demo is None:
+            return
+        for outcome in self.outcomes():
+            if (
+                outcome.result.status.value in ("fail", "error")
+                and outcome.check in self.rb.demo.fixes
+            ):
+                self.rb.apply_demo_fix(outcome.check)

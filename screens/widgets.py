@@ -1,0 +1,111 @@
+"""Small widgets shared by several screens: the run header and status badges."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from runbook.engine import Engine
+    from screens.app import RunbookApp
+
+STATUS_STYLE = {
+    "pending": "dim",
+    "checking": "bold cyan",
+    "blocked": "bold red",
+    "ready": "bold green",
+    "running": "bold yellow",
+    "done": "green",
+    "failed": "bold white on red",
+    "waived": "bold magenta",
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold white on red",
+    "skipped": "dim",
+}
+STATUS_ICON = {
+    "pending": "·",
+    "checking": "…",
+    "blocked": "✗",
+    "ready": "▶",
+    "running": "⟳",
+    "done": "✓",
+    "failed": "✗",
+    "waived": "!",
+    "pass": "✓",
+    "warn": "!",
+    "fail": "✗",
+    "error": "✗",
+    "skipped": "-",
+}
+ENV_STYLE = {
+    # Production must be impossible to miss; the other two are distinct and calm.
+    "production": "bold white on red",
+    "staging": "bold black on yellow",
+    "rehearsal": "bold white on blue",
+}
+
+
+def badge(status: str) -> Text:
+    return Text(f"{STATUS_ICON.get(status, '?')} {status}", style=STATUS_STYLE.get(status, ""))
+
+
+class RunHeader(Static):
+    """Migration, environment, both account IDs and the audit head hash; always on top."""
+
+    DEFAULT_CSS = """
+    RunHeader { dock: top; height: 1; background: $panel; }
+    """
+
+    def on_mount(self) -> None:
+        self.refresh_header()
+        self.set_interval(1.0, self.refresh_header)
+
+    def refresh_header(self) -> None:
+        app = runbook_app(self)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if app.runtime is None:
+            text.append(" REVIEW ", style="bold black on cyan")
+            text.append(f"  {app.review_path}")
+            self.update(text)
+            return
+        model = app.runtime.model
+        env = model.migration.environment
+        text.append(f" {env.upper()} ", style=ENV_STYLE[env])
+        text.append(f"  {model.migration.name}  ", style="bold")
+        text.append(f" source {model.accounts.source.account_id}", style="")
+        text.append(" → ")
+        text.append(f"target {model.accounts.target.account_id}", style="")
+        identity = app.identity_ok
+        if identity is not None:
+            text.append("  ids ✓" if identity else "  ids ✗", style="green" if identity else "red")
+        audit = app.runtime.audit
+        text.append(f"  audit #{audit.seq} {audit.head_hash[:12]}", style="dim")
+        self.update(text)
+
+
+def runbook_app(widget: Any) -> RunbookApp:
+    """The app, typed: screens and widgets only ever run inside RunbookApp."""
+    from screens.app import RunbookApp
+
+    app = widget.app
+    assert isinstance(app, RunbookApp)
+    return app
+
+
+class RunbookScreen(Screen[None]):
+    """Base of the full screens: typed access to the app and its engine."""
+
+    @property
+    def rb(self) -> RunbookApp:
+        return runbook_app(self)
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.rb.engine
+        assert engine is not None
+        return engine
