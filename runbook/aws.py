@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
@@ -35,9 +36,23 @@ class CredentialsError(RuntimeError):
     """No usable credentials for an account; the message says which and how to fix it."""
 
 
+_loader_lock = threading.Lock()
+_loader: botocore.loaders.Loader | None = None
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    """One data loader for every session: each would otherwise re-parse the service models."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+        return _loader
+
+
 def _botocore_session(account: Account) -> botocore.session.Session:
     try:
         core = botocore.session.Session(profile=account.profile)
+        core.register_component("data_loader", _shared_loader())
         if account.profile is not None:
             core.get_scoped_config()  # raises now, naming the profile, if it is missing
     except ProfileNotFound as exc:

@@ -69,13 +69,17 @@ class Engine:
     def step_ids(self) -> list[str]:
         return [s.id for s in self.rt.model.steps]
 
-    def gate(self, step_id: str) -> GateRun | None:
-        if not self.rt.model.step(step_id).checks:
-            return GateRun(step_id, [], True, time.monotonic())  # nothing to check: open
+    def _fresh(self, step_id: str) -> GateRun | None:
         gate = self._gates.get(step_id)
         if gate is None or time.monotonic() - gate.at > self.gate_max_age_s:
             return None
         return gate
+
+    def gate(self, step_id: str) -> GateRun | None:
+        """The step's gate if it is fresh; a step with no checks has an open gate."""
+        if not self.rt.model.step(step_id).checks:
+            return GateRun(step_id, [], True, time.monotonic())
+        return self._fresh(step_id)
 
     def status(self, step_id: str) -> StepStatus:
         with self._lock:
@@ -86,13 +90,13 @@ class Engine:
                 return StepStatus.RUNNING
             if step_id in self._checking:
                 return StepStatus.CHECKING
+            if saved.status == StepStatus.FAILED and self._fresh(step_id) is None:
+                return StepStatus.FAILED  # until its checks run again
             gate = self.gate(step_id)
             if saved.waiver is not None and gate is not None:
                 return StepStatus.WAIVED
             if gate is not None:
                 return StepStatus.READY if gate.passed else StepStatus.BLOCKED
-            if saved.status == StepStatus.FAILED:
-                return StepStatus.FAILED
             return StepStatus.PENDING
 
     def statuses(self) -> dict[str, StepStatus]:
@@ -126,6 +130,10 @@ class Engine:
                 return False, f"step {earlier!r} must be done first"
             if status == StepStatus.READY:
                 return True, "gate passed"
+            if status == StepStatus.FAILED:
+                if not self.rt.model.step(step_id).checks:
+                    return True, "failed before; may be retried"
+                return False, "failed; run its checks again before retrying"
             if status == StepStatus.WAIVED:
                 return True, "gate waived: " + str(self.rt.state.step(step_id).waiver)
             if status == StepStatus.BLOCKED:
@@ -223,10 +231,7 @@ class Engine:
             "gate.waived",
             step=step_id,
             reason=reason,
-            waived_checks=[
-                {"check": w["check"], "status": w["status"], "summary": w["summary"]}
-                for w in waived
-            ],
+            waived_checks=waived,
         )
 
     # --- identity -------------------------------------------------------------

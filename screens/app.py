@@ -346,6 +346,12 @@ class RunbookApp(App[None]):
         if self.review_path is not None and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.review_path))
 
+    def audit_head(self) -> str:
+        """Shown in the header so it can be written down off the machine."""
+        if self.runtime is None:
+            return ""
+        return f"#{self.runtime.audit.seq} {self.runtime.audit.head_hash[:12]}"
+
     def step_status(self, step_id: str) -> StepStatus:
         assert self.engine is not None
         if self.acting == step_id:

@@ -83,8 +83,7 @@ class RunHeader(Static):
         identity = app.identity_ok
         if identity is not None:
             text.append("  ids ✓" if identity else "  ids ✗", style="green" if identity else "red")
-        audit = app.runtime.audit
-        text.append(f"  audit #{audit.seq} {audit.head_hash[:12]}", style="dim")
+        text.append(f"  audit {app.audit_head()}", style="dim")
         self.update(text)
 
 

@@ -1,0 +1,1 @@
+"""Checks of CloudWatch alarms and where they notify."""

@@ -1,0 +1,1 @@
+"""Checks of CloudFormation stacks: status in the target, drift in the source."""

@@ -1,0 +1,1 @@
+"""Checks of CodeStar Connections / CodeConnections in the target account."""

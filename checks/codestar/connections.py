@@ -1,0 +1,226 @@
+"""codestar.connections: every target connection is AVAILABLE, and pipelines use only those.
+
+CodeStar Connections was renamed CodeConnections (March 2024). Both APIs stay
+live and each keeps its own ARN prefix, so the target is asked through both and
+the answers are merged. A connection created by API (CloudFormation included)
+stays PENDING until someone completes the provider handshake in the console;
+no API can do it, so the check names the console step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
+
+SERVICES = ("codestar-connections", "codeconnections")
+CONSOLE_STEP = (
+    "Developer Tools console > Settings > Connections > select {name!r} > "
+    '"Update pending connection", then authorise it with the provider'
+)
+
+
+class ConnectionsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Connection names that must exist in the target and be AVAILABLE "
+            "(e.g. the GitHub connection the pipelines are rebuilt on)."
+        ),
+    )
+
+
+@dataclass
+class Connection:
+    name: str
+    arn: str
+    status: str
+    provider: str
+    services: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PipelineUse:
+    pipeline: str
+    stage: str
+    action: str
+    arn: str
+
+
+def connection_key(arn: str) -> str:
+    """One key per connection whichever service prefix its ARN is written with."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] in SERVICES:
+        parts[2] = SERVICES[1]
+    return ":".join(parts)
+
+
+def arn_account(arn: str) -> str:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+def list_connections(client: Any) -> list[dict[str, Any]]:
+    # Neither service has a botocore paginator for ListConnections.
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = client.list_connections(**kwargs)
+        found.extend(page.get("Connections", []))
+        token = page.get("NextToken")
+        if not token:
+            return found
+        kwargs["NextToken"] = token
+
+
+def pipeline_uses(client: Any) -> tuple[int, list[PipelineUse]]:
+    """Every pipeline action configured with a ConnectionArn, and how many pipelines exist."""
+    names = [
+        p["name"]
+        for page in client.get_paginator("list_pipelines").paginate()
+        for p in page.get("pipelines", [])
+    ]
+    uses: list[PipelineUse] = []
+    for name in names:
+        pipeline = client.get_pipeline(name=name)["pipeline"]
+        for stage in pipeline.get("stages", []):
+            for action in stage.get("actions", []):
+                arn = (action.get("configuration") or {}).get("ConnectionArn")
+                if arn:
+                    uses.append(PipelineUse(name, stage["name"], action["name"], arn))
+    return len(names), uses
+
+
+class ConnectionsCheck(Check[ConnectionsParams]):
+    meta = CheckMeta(
+        id="codestar.connections",
+        title="CodeStar/CodeConnections connections are AVAILABLE in the target",
+        account="target",
+        blocking=True,
+        severity="high",
+        iam_actions=(
+            "codestar-connections:ListConnections",
+            "codeconnections:ListConnections",
+            "codepipeline:ListPipelines",
+            "codepipeline:GetPipeline",
+        ),
+        remediation=(
+            "Connections do not transfer between accounts and one created by API stays PENDING: "
+            "in the target's Developer Tools console open Settings > Connections, select each "
+            'PENDING connection, choose "Update pending connection" and authorise the GitHub/'
+            "Bitbucket app. Point every pipeline source action at a target-account connection."
+        ),
+    )
+    params_model = ConnectionsParams
+
+    def run(self, ctx: CheckContext, params: ConnectionsParams) -> CheckResult:
+        if ctx.emulated:
+            # moto implements neither connections API; a pass here would be invented.
+            return CheckResult.skipped(
+                "not checked: the embedded emulator has no CodeStar Connections/"
+                "CodeConnections API",
+                [
+                    "moto implements neither codestar-connections nor codeconnections; "
+                    "against real AWS this check lists every connection and the pipelines using it"
+                ],
+                emulated=True,
+            )
+
+        connections: dict[str, Connection] = {}
+        for service in SERVICES:
+            for item in list_connections(ctx.client("target", service)):
+                key = connection_key(item["ConnectionArn"])
+                conn = connections.get(key)
+                if conn is None:
+                    conn = connections[key] = Connection(
+                        name=item.get("ConnectionName", "?"),
+                        arn=item["ConnectionArn"],
+                        status=item.get("ConnectionStatus", "UNKNOWN"),
+                        provider=item.get("ProviderType", "?"),
+                    )
+                conn.services.append(service)
+
+        pipeline_count, uses = pipeline_uses(ctx.client("target", "codepipeline"))
+        source_id = ctx.runbook.accounts.source.account_id
+
+        details: list[str] = []
+        problems = 0
+        for conn in sorted(connections.values(), key=lambda c: c.name):
+            if conn.status == "AVAILABLE":
+                details.append(f"{conn.name}: AVAILABLE ({conn.provider}, {conn.arn})")
+                continue
+            problems += 1
+            if conn.status == "PENDING":
+                details.append(
+                    f"{conn.name}: PENDING ({conn.arn}); complete the handshake: "
+                    + CONSOLE_STEP.format(name=conn.name)
+                )
+            else:
+                details.append(
+                    f"{conn.name}: {conn.status} ({conn.arn}); open it in the Developer Tools "
+                    "console (Settings > Connections) to see why, re-create it if needed"
+                )
+
+        names = {c.name for c in connections.values()}
+        for name in params.required:
+            if name not in names:
+                problems += 1
+                details.append(f"{name}: required connection does not exist in the target")
+
+        bad_pipelines: set[str] = set()
+        for use in uses:
+            conn = connections.get(connection_key(use.arn))
+            where = f"pipeline {use.pipeline} (stage {use.stage}, action {use.action})"
+            if conn is None:
+                owner = arn_account(use.arn)
+                whose = (
+                    f"the SOURCE account {owner}'s connection"
+                    if owner == source_id
+                    else "a connection not in the target"
+                )
+                details.append(f"{where} uses {whose}: {use.arn}")
+            elif conn.status != "AVAILABLE":
+                details.append(f"{where} uses {conn.status} connection {conn.name} ({conn.arn})")
+            else:
+                continue
+            bad_pipelines.add(use.pipeline)
+
+        evidence: dict[str, Any] = {
+            "connections": [
+                {
+                    "name": c.name,
+                    "arn": c.arn,
+                    "status": c.status,
+                    "provider": c.provider,
+                    "services": c.services,
+                }
+                for c in connections.values()
+            ],
+            "pipelines_scanned": pipeline_count,
+            "pipeline_connections": [
+                {"pipeline": u.pipeline, "stage": u.stage, "action": u.action, "arn": u.arn}
+                for u in uses
+            ],
+        }
+        if problems or bad_pipelines:
+            not_ready = sorted(c.name for c in connections.values() if c.status != "AVAILABLE")
+            parts = []
+            if not_ready:
+                parts.append(f"not AVAILABLE: {', '.join(not_ready)}")
+            missing = [n for n in params.required if n not in names]
+            if missing:
+                parts.append(f"missing: {', '.join(missing)}")
+            if bad_pipelines:
+                parts.append(f"pipelines affected: {', '.join(sorted(bad_pipelines))}")
+            return CheckResult.failed("; ".join(parts), details, **evidence)
+        return CheckResult.passed(
+            f"{len(connections)} connections AVAILABLE; {len(uses)} pipeline actions "
+            f"in {pipeline_count} pipelines use them",
+            details,
+            **evidence,
+        )

@@ -1,0 +1,1 @@
+"""Cognito user-migration checks: the trigger wiring and how far migration has got."""

@@ -1,0 +1,1 @@
+"""DMS prechecks: the replication task, its source, its network path, its lag."""

@@ -1,0 +1,1 @@
+"""Route 53 checks for the cutover record."""

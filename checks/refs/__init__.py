@@ -1,0 +1,1 @@
+"""Checks for leftover references to the source account."""

@@ -1,0 +1,1 @@
+"""Checks of S3 cross-account replication."""

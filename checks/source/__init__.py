@@ -1,0 +1,1 @@
+"""Prechecks about the live source, read through DMS and CloudWatch (never written)."""

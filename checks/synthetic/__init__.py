@@ -1,0 +1,1 @@
+"""Synthetic transactions against the workload, outside AWS APIs."""

@@ -1,0 +1,1 @@
+"""Network prechecks: VPC address space and the ways around an overlap."""

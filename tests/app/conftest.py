@@ -1,0 +1,85 @@
+"""App fixtures: a small world in moto, the app built as the CLI builds it, guards."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from tests.core import dnsworld as w
+
+
+class ThreadTouches:
+    """Records every widget refresh made off the event-loop thread."""
+
+    def __init__(self) -> None:
+        self.offenders: list[str] = []
+        self.main = threading.main_thread()
+
+
+@pytest.fixture(autouse=True)
+def widget_thread_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadTouches]:
+    """Fail any test in which a worker thread touched a widget.
+
+    Every change to what a widget shows ends in `refresh`; the app runs on the
+    main thread, so a refresh from any other thread is a worker touching the UI.
+    """
+    touches = ThreadTouches()
+    original = Widget.refresh
+
+    def guarded(self: Widget, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not touches.main:
+            thread = threading.current_thread().name
+            touches.offenders.append(f"{type(self).__name__} from {thread}")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Widget, "refresh", guarded)
+    yield touches
+    if not getattr(touches, "expected", False):
+        assert touches.offenders == [], f"widgets touched from worker threads: {touches.offenders}"
+
+
+class Messages:
+    """Collects the messages the app and its screens handled, for assertions."""
+
+    def __init__(self) -> None:
+        self.seen: list[Message] = []
+
+    def __call__(self, message: Message) -> None:
+        self.seen.append(message)
+
+    def of(self, kind: type[Message]) -> list[Any]:
+        return [m for m in self.seen if isinstance(m, kind)]
+
+
+@pytest.fixture
+def messages() -> Messages:
+    return Messages()
+
+
+async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
+    """Let workers finish and their messages be handled."""
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def small_world(tmp_path: Path, *, gated_flip: bool = True) -> tuple[Path, str, Any]:
+    """Zone in the target with app.example.com at TTL 300; flip gated by dns.ttl."""
+    from tests.core.test_dns import dns_session
+    from tests.helpers import base_runbook, write_runbook
+
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    if gated_flip:
+        book["steps"][2]["checks"] = [{"id": "dns.ttl"}]
+    return write_runbook(tmp_path, book), zone, session
