@@ -95,8 +95,10 @@ class Engine:
             gate = self.gate(step_id)
             if saved.waiver is not None and gate is not None:
                 return StepStatus.WAIVED
-            if gate is not None:
-                return StepStatus.READY if gate.passed else StepStatus.BLOCKED
+            if gate is not None and not gate.passed:
+                return StepStatus.BLOCKED
+            if gate is not None and self.waiting_on(step_id) is None:
+                return StepStatus.READY  # passed, and its turn has come
             return StepStatus.PENDING
 
     def statuses(self) -> dict[str, StepStatus]:

@@ -10,10 +10,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from screens.widgets import ROLLBACK_BINDING
+
 
 class ConfirmScreen(ModalScreen[bool]):
     CSS_PATH = "confirm.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("y", "answer(True)", "Yes", id="confirm_yes", tooltip="Go ahead"),
         Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Cancel; nothing sent"),
     ]
@@ -34,6 +37,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # a stray Enter must not confirm
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the rollback confirmation itself, the rollback key has nothing left to do.
+        return not (action == "rollback" and self.purpose == "rollback")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

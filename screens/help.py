@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from screens.settings import settings_path
+from screens.widgets import ROLLBACK_BINDING
 
 
 def all_bindings() -> list[tuple[str, Binding]]:
@@ -32,7 +33,7 @@ def all_bindings() -> list[tuple[str, Binding]]:
         ("help", HelpScreen),
     ):
         for binding in cls.BINDINGS:
-            if isinstance(binding, Binding):
+            if isinstance(binding, Binding) and (binding.id != "rollback" or cls is RunbookApp):
                 found.append((where, binding))
     return found
 
@@ -40,6 +41,7 @@ def all_bindings() -> list[tuple[str, Binding]]:
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("escape,q", "close", "Close", id="help_close", tooltip="Close the help"),
     ]
 

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from runbook.dns import Snapshot
 from screens.messages import EngineChanged
-from screens.widgets import RunbookScreen, RunHeader, badge
+from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
 
 def took(started: datetime | None, finished: datetime | None) -> str:
@@ -29,6 +29,7 @@ def took(started: datetime | None, finished: datetime | None) -> str:
 class OverviewScreen(RunbookScreen):
     CSS_PATH = "overview.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("enter", "open_step", "Open step", id="open_step", tooltip="The highlighted step"),
         Binding("n", "open_next", "Next step", id="open_next", tooltip="Where the run stands"),
     ]
@@ -60,6 +61,7 @@ class OverviewScreen(RunbookScreen):
         self.redraw()
 
     def redraw(self) -> None:
+        self.query_one(RunHeader).refresh_header()
         app = self.rb
         engine = self.engine
         rt = engine.rt

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Select, Static
 
 from runbook.audit import read_records, verify
 from screens.messages import AuditLoaded, EngineChanged
-from screens.widgets import RunHeader, runbook_app
+from screens.widgets import ROLLBACK_BINDING, RunHeader, runbook_app
 
 ALL = "(all)"
 
@@ -36,6 +36,7 @@ def gist(record: dict[str, object]) -> str:
 class ReviewScreen(Screen[None]):
     CSS_PATH = "review.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("escape", "back", "Back", id="review_back", tooltip="Back to the run"),
         Binding("R", "reload", "Reload", id="review_reload", tooltip="Read the log again"),
     ]

@@ -20,7 +20,7 @@ from runbook.engine import StepStatus
 from runbook.model import ManualAction, Step
 from runbook.runner import CheckOutcome
 from screens.messages import EngineChanged
-from screens.widgets import RunbookScreen, RunHeader, badge
+from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
 # Checks that watch a draining metric: their step re-runs them on a timer.
 LIVE_CHECKS = frozenset({"source.writes_stopped", "dms.cdc_lag"})
@@ -55,6 +55,7 @@ def series_of(outcomes: list[CheckOutcome]) -> list[float]:
 class StepScreen(RunbookScreen):
     CSS_PATH = "step.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("escape", "back", "Back", id="back", tooltip="Back to the overview"),
         Binding("r", "rerun_all", "Run checks", id="rerun_all", tooltip="Run every check again"),
         Binding("c", "rerun_one", "Re-run check", id="rerun_one", tooltip="The highlighted one"),
@@ -128,6 +129,7 @@ class StepScreen(RunbookScreen):
         return self.rb.live.get(self.step_id, [])
 
     def redraw(self) -> None:
+        self.query_one(RunHeader).refresh_header()
         app = self.rb
         step = self.step
         status = app.step_status(self.step_id)

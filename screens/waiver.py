@@ -11,11 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from runbook.engine import MIN_WAIVER_CHARS
+from screens.widgets import ROLLBACK_BINDING
 
 
 class WaiverScreen(ModalScreen[str | None]):
     CSS_PATH = "waiver.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        ROLLBACK_BINDING,
         Binding("escape", "cancel", "Cancel", id="waiver_cancel", tooltip="Keep the gate closed"),
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -108,3 +109,15 @@ class RunbookScreen(Screen[None]):
         engine = self.rb.engine
         assert engine is not None
         return engine
+
+
+# The same key on every screen, modals included: Textual drops the app's own
+# bindings from a modal's footer, and the operator must always see this one.
+ROLLBACK_BINDING = Binding(
+    "ctrl+r",
+    "app.rollback",
+    "Rollback DNS",
+    priority=True,
+    id="rollback",
+    tooltip="Roll DNS back to the snapshot taken before the flip (asks once more)",
+)
