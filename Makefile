@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/runbook demo
+	$(BIN)/runbook demo --dir demo-run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
