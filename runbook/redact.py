@@ -82,30 +82,39 @@ def redact(value: Any) -> Any:
     return value
 
 
-class RedactingFilter(logging.Filter):
-    """Masks secrets in every stdlib log record that reaches a handler."""
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:
+        message = str(record.msg)
+    record.msg = redact_text(message)
+    record.args = None
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        record.msg = redact_text(message)
-        record.args = None
-        if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
-        return True
+
+_installed = False
 
 
 def install_logging(level: int = logging.WARNING) -> None:
-    """Cap the chatty AWS loggers and put the redacting filter on every handler."""
+    """Cap the chatty AWS loggers and redact every stdlib log record as it is made.
+
+    The record factory is the choke point: every record passes through it,
+    whichever handler (ours, a test's, a library's) later writes it.
+    """
+    global _installed
     for name in ("botocore", "boto3", "urllib3", "s3transfer"):
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
-    root = logging.getLogger()
-    if not root.handlers:
+    if not logging.getLogger().handlers:
         logging.basicConfig(level=level)
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    if _installed:
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
+    _installed = True
