@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -243,7 +244,7 @@ def cmd_do(args: argparse.Namespace) -> int:
             print("not confirmed; nothing changed", file=sys.stderr)
             return EXIT_FAIL
         try:
-            outcome = engine.do(step.id, confirmed=True)
+            outcome = engine.do(step.id, confirmed=True, progress=_progress_printer())
         except GateNotPassed as exc:
             print(f"not done: {exc}; nothing changed", file=sys.stderr)
             return EXIT_FAIL
@@ -252,6 +253,20 @@ def cmd_do(args: argparse.Namespace) -> int:
     finally:
         _head(runtime)
         runtime.close()
+
+
+def _progress_printer(every_s: float = 1.0) -> Callable[[float | None, str], None]:
+    """Progress of long actions on stderr, at most once a second."""
+    last = [0.0]
+
+    def report(fraction: float | None, text: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s or fraction == 1.0:
+            last[0] = now
+            share = "" if fraction is None else f"{fraction:6.1%} "
+            print(f"  {share}{text}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _print_rollback(result: RollbackResult) -> None:
@@ -385,7 +400,27 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    raise UsageError("`runbook demo` is not ready yet")
+    from runbook.demo import Demo, DemoDirectoryError
+
+    directory = Path(args.dir) if args.dir else Path("runbook-demo")
+    print(f"Starting the emulator and seeding a two-account world into {directory}/ ...")
+    app_module = _app_module()
+    try:
+        with Demo(directory) as demo:
+            hooks = app_module.DemoHooks(
+                fixes=demo.fixes(), hints=demo.hints, banner=demo.banner
+            )
+            app = app_module.build_app(demo.runbook_path, demo=hooks)
+            try:
+                app.run()
+            finally:
+                if app.runtime is not None:
+                    _head(app.runtime, sys.stdout)
+                    app.runtime.close()
+    except DemoDirectoryError as exc:
+        raise UsageError(str(exc)) from None
+    print("Emulator stopped.")
+    return EXIT_OK
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

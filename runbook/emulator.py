@@ -192,9 +192,16 @@ class Emulator:
             return
         _restore(saved)
 
+    @property
+    def environ_applied(self) -> bool:
+        return self._saved is not None
+
     @contextmanager
     def applied(self) -> Iterator[Emulator]:
-        """`with emu.applied():` the emulator's environment for the block only."""
+        """`with emu.applied():` the emulator's environment for the block, unless already on."""
+        if self.environ_applied:
+            yield self
+            return
         self.apply_environ()
         try:
             yield self
