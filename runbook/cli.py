@@ -407,9 +407,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     app_module = _app_module()
     try:
         with Demo(directory) as demo:
-            hooks = app_module.DemoHooks(
-                fixes=demo.fixes(), hints=demo.hints, banner=demo.banner
-            )
+            hooks = app_module.DemoHooks(fixes=demo.fixes(), hints=demo.hints, banner=demo.banner)
             app = app_module.build_app(demo.runbook_path, demo=hooks)
             try:
                 app.run()
