@@ -29,6 +29,11 @@ class Terminal:
             ["tmux", "new-session", "-d", "-s", self.name, "-x", "130", "-y", "40", command],
             check=True,
         )
+        # An already-running tmux server may ignore -x/-y; size the window explicitly.
+        subprocess.run(
+            ["tmux", "resize-window", "-t", self.name, "-x", "130", "-y", "40"],
+            capture_output=True,
+        )
 
     def screen(self) -> str:
         done = subprocess.run(
@@ -64,7 +69,6 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     try:
         port = int(term.wait_for(r"emulator at http://127\.0\.0\.1:(\d+)").group(1))
         term.wait_for(r"0 of 15 steps done")
-        term.wait_for(r"ids ✓")
         term.keys("Enter")  # first step: identity gate
         term.wait_for(r"identity\.accounts\s+✓ pass")
         term.keys("a")
