@@ -73,3 +73,17 @@ def write_runbook(directory: Path, runbook: dict[str, Any], name: str = "runbook
     path = directory / name
     path.write_text(tomli_w.dumps(runbook), encoding="utf-8")
     return path
+
+
+_REGISTRY: Any = None
+
+
+def run_check(ctx: Any, check_id: str, params: dict[str, Any] | None = None) -> Any:
+    """Run a built-in check as the engine would: found by the registry, params validated."""
+    from runbook.registry import CheckRegistry
+
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = CheckRegistry.discover(plugins=False)
+    cls = _REGISTRY.get(check_id)
+    return cls().run(ctx, cls.params_model.model_validate(params or {}))

@@ -11,38 +11,14 @@ import dataclasses
 import io
 import json
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
 from runbook.checkapi import CheckContext, CheckResult, Status
-from runbook.registry import CheckRegistry
 from tests.helpers import REGION, SOURCE, TARGET
-
-REGISTRY = CheckRegistry.discover(plugins=False)
-
-
-@pytest.fixture
-def admin(admin: Any, check_context: CheckContext) -> Callable[[str], Any]:
-    """conftest's `admin`, one session per account per test (loading models is the slow part).
-
-    The target's is the check's own session: unguarded, and already warm.
-    """
-    cache: dict[str, Any] = {"target": check_context.sessions.session("target")}
-
-    def get(name: str) -> Any:
-        if name not in cache:
-            cache[name] = admin(name)
-        return cache[name]
-
-    return get
-
-
-def run(ctx: CheckContext, check_id: str, params: dict[str, Any] | None = None) -> CheckResult:
-    cls = REGISTRY.get(check_id)
-    return cls().run(ctx, cls.params_model.model_validate(params or {}))
+from tests.helpers import run_check as run
 
 
 def text(result: CheckResult) -> str:

@@ -18,8 +18,7 @@ from checks.cognito.migration_trigger import invoke_allowed
 from runbook.aws import SessionFactory, build_session
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
-from runbook.registry import CheckRegistry
-from tests.helpers import REGION, SOURCE, TARGET, base_runbook
+from tests.helpers import REGION, SOURCE, TARGET, base_runbook, run_check
 
 ACCESS_ROLE = f"arn:aws:iam::{SOURCE}:role/cognito-access-role"
 EXTERNAL_ID = "externalcognito"
@@ -35,8 +34,8 @@ AWS_VARS = (
 
 
 def run(ctx: CheckContext, check_id: str, **params: Any) -> CheckResult:
-    cls = CheckRegistry.discover().get(check_id)
-    return cls().run(ctx, cls.params_model.model_validate(params))
+    result: CheckResult = run_check(ctx, check_id, params)
+    return result
 
 
 @dataclass

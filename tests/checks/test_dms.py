@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.registry import CheckRegistry
 from runbook.state import RunState, StepState
+from tests.helpers import run_check
 
 INSTANCE = "cutover-ri"
 TASK = "cutover-task"
@@ -75,8 +76,8 @@ def now(check_context: CheckContext) -> datetime:
 
 
 def run(ctx: CheckContext, check_id: str, params: dict[str, Any]) -> CheckResult:
-    cls = CheckRegistry.discover().get(check_id)
-    return cls().run(ctx, cls.params_model.model_validate(params))
+    result: CheckResult = run_check(ctx, check_id, params)
+    return result
 
 
 @dataclass

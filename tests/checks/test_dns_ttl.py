@@ -17,7 +17,7 @@ from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
 from runbook.state import RunState
-from tests.helpers import DNS, DNS_ROLE, REGION, TARGET, base_runbook
+from tests.helpers import DNS, DNS_ROLE, REGION, TARGET, base_runbook, run_check
 
 NOW = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 NAME = "app.example.com"
@@ -90,8 +90,8 @@ def lowered_state(ago: timedelta, previous: int | None = 300) -> RunState:
 
 
 def run(ctx: CheckContext, **params: Any) -> CheckResult:
-    cls = CheckRegistry.discover().get("dns.ttl")
-    return cls().run(ctx, cls.params_model.model_validate(params))
+    result: CheckResult = run_check(ctx, "dns.ttl", params)
+    return result
 
 
 @pytest.fixture

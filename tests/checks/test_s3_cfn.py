@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,33 +18,10 @@ import pytest
 from botocore.stub import Stubber
 from moto.cloudformation.models import cloudformation_backends
 
-from runbook.checkapi import CheckContext, CheckResult, Status
+from runbook.checkapi import CheckContext, Status
 from runbook.registry import CheckRegistry
 from tests.helpers import REGION, SOURCE, TARGET
-
-REGISTRY = CheckRegistry.discover(plugins=False)
-
-
-@pytest.fixture
-def admin(admin: Any, check_context: CheckContext) -> Callable[[str], Any]:
-    """conftest's `admin`, one session per account per test (loading models is the slow part).
-
-    The target's is the check's own session: unguarded, and already warm.
-    """
-    cache: dict[str, Any] = {"target": check_context.sessions.session("target")}
-
-    def get(name: str) -> Any:
-        if name not in cache:
-            cache[name] = admin(name)
-        return cache[name]
-
-    return get
-
-
-def run(ctx: CheckContext, check_id: str, params: dict[str, Any] | None = None) -> CheckResult:
-    cls = REGISTRY.get(check_id)
-    return cls().run(ctx, cls.params_model.model_validate(params or {}))
-
+from tests.helpers import run_check as run
 
 # --- s3.replication ---------------------------------------------------------------------
 
@@ -213,7 +190,7 @@ def test_s3_replication_filtered_rule_warns_about_what_it_leaves_behind(
 
 
 def test_s3_replication_params_are_validated() -> None:
-    model = REGISTRY.get("s3.replication").params_model
+    model = CheckRegistry.discover(plugins=False).get("s3.replication").params_model
     with pytest.raises(ValueError):
         model.model_validate({"buckets": []})
     with pytest.raises(ValueError):
@@ -512,6 +489,6 @@ def test_cfn_drift_skipped_in_the_emulator(check_context: CheckContext, cfn_stub
 
 
 def test_cfn_drift_is_advisory_and_reads_the_source() -> None:
-    meta = REGISTRY.get("cfn.drift").meta
+    meta = CheckRegistry.discover(plugins=False).get("cfn.drift").meta
     assert meta.blocking is False
     assert meta.account == "source"

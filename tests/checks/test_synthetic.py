@@ -17,7 +17,7 @@ from runbook.aws import SessionFactory
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
-from tests.helpers import base_runbook
+from tests.helpers import base_runbook, run_check
 
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
@@ -66,8 +66,8 @@ def ctx(tmp_path: Path) -> CheckContext:
 
 
 def run(ctx: CheckContext, **params: Any) -> CheckResult:
-    cls = CheckRegistry.discover().get("synthetic.http")
-    return cls().run(ctx, cls.params_model.model_validate(params))
+    result: CheckResult = run_check(ctx, "synthetic.http", params)
+    return result
 
 
 def test_passes_when_every_url_answers_as_expected(ctx: CheckContext, server: str) -> None:

@@ -11,15 +11,15 @@ from pydantic import ValidationError
 
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.registry import CheckRegistry
-from tests.helpers import SOURCE
+from tests.helpers import SOURCE, run_check
 
 CHECK = "vpc.cidr_overlap"
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 
 
 def run(ctx: CheckContext, params: dict[str, Any]) -> CheckResult:
-    cls = CheckRegistry.discover().get(CHECK)
-    return cls().run(ctx, cls.params_model.model_validate(params))
+    result: CheckResult = run_check(ctx, CHECK, params)
+    return result
 
 
 @pytest.fixture
