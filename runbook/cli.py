@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runbook: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line, the traceback on request
+        if os.environ.get("RUNBOOK_DEBUG"):
+            raise
+        print(
+            f"runbook: internal error: {type(exc).__name__}: {exc} "
+            "(set RUNBOOK_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
 
 
 # --- commands ---------------------------------------------------------------
@@ -383,6 +394,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from runbook.runtime import Runtime
 
     runtime = Runtime.open(args.file)
+    install_logging(logging.INFO, log_file=runtime.state_dir / "app.log")
     try:
         _app_module().build_app(runtime=runtime).run()
     finally:
@@ -409,6 +421,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with Demo(directory) as demo:
             hooks = app_module.DemoHooks(fixes=demo.fixes(), hints=demo.hints, banner=demo.banner)
             app = app_module.build_app(demo.runbook_path, demo=hooks)
+            if app.runtime is not None:
+                install_logging(logging.INFO, log_file=app.runtime.state_dir / "app.log")
             try:
                 app.run()
             finally:

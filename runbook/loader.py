@@ -57,6 +57,8 @@ def load(path: str | Path, registry: CheckRegistry | None = None) -> LoadedRunbo
         raise RunbookError([f"{shown}: cannot read: {exc}"]) from None
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         pos = _TOML_POS.search(msg)
@@ -70,6 +72,8 @@ def load(path: str | Path, registry: CheckRegistry | None = None) -> LoadedRunbo
         model = Runbook.model_validate(raw)
     except ValidationError as exc:
         raise RunbookError(_format(shown, exc, raw, locator)) from None
+    except RecursionError:
+        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
 
     problems: list[str] = []
     seen: dict[str, int] = {}

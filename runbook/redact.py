@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -24,17 +25,25 @@ _PUBLIC_KEY = re.compile(r"^(?:token_?count|next_?token|pagination_?token)$", re
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Access key ids (long-term AKIA, temporary ASIA, and the other prefixes).
     (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{12,20}\b"), MASK),
-    # Presigned and signed-header forms.
-    (re.compile(r"(X-Amz-Signature=)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"(X-Amz-Credential=)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"(X-Amz-Security-Token[=:]\s*)[^&\s\"']+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"(Signature=)[^,&\s\"']+"), r"\1" + MASK),
-    (re.compile(r"(Credential=)[^,&\s\"']+"), r"\1" + MASK),
+    # Signed headers and presigned query strings: the names go too, so a log
+    # never even shows that a token or signature was there.
+    (
+        re.compile(
+            r"""['"]?(?:x-amz-security-token|authorization)['"]?\s*[:=]\s*"""
+            r"""(?:b?'[^']*'|b?"[^"]*"|[^\s,&}]+)""",
+            re.IGNORECASE,
+        ),
+        MASK,
+    ),
+    (re.compile(r"X-Amz-(?:Signature|Credential|Security-Token)=[^&\s\"']*", re.I), MASK),
+    (re.compile(r"\b(?:Signature|Credential)=[^,&\s\"']*"), MASK),
+    # user:password@ in URLs.
+    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), r"\1" + MASK + "@"),
     # key=value and "key": "value" forms of secret-named fields inside free text.
     (
         re.compile(
-            r"((?:aws_)?(?:secret_access_key|session_token|password|secret)[\"']?\s*[:=]\s*[\"']?)"
-            r"[^\s\"',}]+",
+            r"((?:aws_)?(?:secret_access_key|session_token|password|passwd|secret)"
+            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+",
             re.IGNORECASE,
         ),
         r"\1" + MASK,
@@ -94,7 +103,7 @@ def _redact_record(record: logging.LogRecord) -> None:
 _installed = False
 
 
-def install_logging(level: int = logging.WARNING) -> None:
+def install_logging(level: int = logging.WARNING, log_file: Path | None = None) -> None:
     """Cap the chatty AWS loggers and redact every stdlib log record as it is made.
 
     The record factory is the choke point: every record passes through it,
@@ -105,7 +114,22 @@ def install_logging(level: int = logging.WARNING) -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
-    if not logging.getLogger().handlers:
+    root = logging.getLogger()
+    if log_file is not None:
+        # Under the terminal app, stderr is the screen: log lines would garble it.
+        for handler in list(root.handlers):
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                root.removeHandler(handler)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
+        root.addHandler(file_handler)
+        root.setLevel(min(root.level or level, level))
+    elif not root.handlers:
         logging.basicConfig(level=level)
     if _installed:
         return
