@@ -37,6 +37,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"X-Amz-(?:Signature|Credential|Security-Token)=[^&\s\"']*", re.I), MASK),
     (re.compile(r"\b(?:Signature|Credential)=[^,&\s\"']*"), MASK),
+    # The bare header name too (SigV4 debug output lists the signed headers).
+    (re.compile(r"x-amz-security-token", re.IGNORECASE), MASK),
     # user:password@ in URLs.
     (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), r"\1" + MASK + "@"),
     # key=value and "key": "value" forms of secret-named fields inside free text.
@@ -91,6 +93,9 @@ def redact(value: Any) -> Any:
     return value
 
 
+_FORMATTER = logging.Formatter()
+
+
 def _redact_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
@@ -98,6 +103,11 @@ def _redact_record(record: logging.LogRecord) -> None:
         message = str(record.msg)
     record.msg = redact_text(message)
     record.args = None
+    # Handlers format tracebacks later; format now, redacted, and they reuse it.
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact_text(_FORMATTER.formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
 
 
 _installed = False

@@ -83,3 +83,61 @@ def small_world(tmp_path: Path, *, gated_flip: bool = True) -> tuple[Path, str, 
     if gated_flip:
         book["steps"][2]["checks"] = [{"id": "dns.ttl"}]
     return write_runbook(tmp_path, book), zone, session
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    for char in text:
+        await pilot.press("space" if char == " " else char)
+
+
+async def walk_demo(pilot: Pilot[Any], *, stop_before: str) -> tuple[list[str], list[str]]:
+    """Walk the run step by step as an operator would, up to `stop_before`.
+
+    Each step is opened with `n`; a blocked gate is fixed in the emulator where
+    the demo can (`f`, then `r`), else waived with a typed reason (`w`); then
+    the action runs (`a`, confirmed with `y` when asked). Returns the steps
+    that were blocked and those that were waived.
+    """
+    from runbook.engine import StepStatus
+    from screens.app import RunbookApp
+    from screens.confirm import ConfirmScreen
+    from screens.step import StepScreen
+    from screens.waiver import WaiverScreen
+
+    app = pilot.app
+    assert isinstance(app, RunbookApp) and app.engine is not None and app.runtime is not None
+    blocked: list[str] = []
+    waived: list[str] = []
+    for step in app.runtime.model.steps:
+        if step.id == stop_before:
+            break
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, StepScreen) and screen.step_id == step.id
+        if app.engine.status(step.id) == StepStatus.BLOCKED:
+            blocked.append(step.id)
+            assert screen.check_action("do_action", ()) is None  # greyed out
+            if screen.check_action("demo_fix", ()):
+                await pilot.press("f")
+                await settle(pilot)
+                await pilot.press("r")
+                await settle(pilot)
+        if app.engine.status(step.id) == StepStatus.BLOCKED:
+            await pilot.press("w")
+            await pilot.pause()
+            assert isinstance(app.screen, WaiverScreen)
+            await type_text(pilot, f"rehearsal {step.id}")
+            await pilot.press("enter")
+            await settle(pilot)
+            waived.append(step.id)
+        await pilot.press("a")
+        await pilot.pause()
+        if isinstance(app.screen, ConfirmScreen):
+            await pilot.press("y")
+        await settle(pilot)
+        status = app.engine.status(step.id)
+        assert status == StepStatus.DONE, (step.id, app.runtime.state.step(step.id).note)
+        await pilot.press("escape")
+        await pilot.pause()
+    return blocked, waived

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from runbook.audit import read_records, verify
 from runbook.demo import Demo
 from runbook.dns import Snapshot, read_record_sets, same_sets
-from runbook.engine import StepStatus
 from screens.app import DemoHooks, build_app
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.messages import GateFinished, RollbackFinished
 from screens.review import ReviewScreen
 from screens.step import StepScreen
-from screens.waiver import WaiverScreen
-from tests.app.conftest import Messages, settle
-
-
-async def type_text(pilot: Any, text: str) -> None:
-    for char in text:
-        await pilot.press("space" if char == " " else char)
+from tests.app.conftest import Messages, settle, walk_demo
 
 
 async def test_demo_walked_to_the_flip_and_rolled_back(tmp_path: Path, messages: Messages) -> None:
@@ -32,42 +24,7 @@ async def test_demo_walked_to_the_flip_and_rolled_back(tmp_path: Path, messages:
         async with app.run_test(size=(130, 45), message_hook=messages) as pilot:
             await settle(pilot)
             assert app.engine is not None and app.runtime is not None
-            waived: list[str] = []
-            blocked_seen: list[str] = []
-            for step in app.runtime.model.steps:
-                if step.id == "verify-traffic":
-                    break
-                await pilot.press("n")  # open the step the run stands at
-                await settle(pilot)
-                screen = app.screen
-                assert isinstance(screen, StepScreen) and screen.step_id == step.id
-                if app.engine.status(step.id) == StepStatus.BLOCKED:
-                    blocked_seen.append(step.id)
-                    assert screen.check_action("do_action", ()) is None  # greyed out
-                    if screen.check_action("demo_fix", ()):
-                        await pilot.press("f")
-                        await settle(pilot)
-                        await pilot.press("r")
-                        await settle(pilot)
-                if app.engine.status(step.id) == StepStatus.BLOCKED:
-                    await pilot.press("w")
-                    await pilot.pause()
-                    assert isinstance(app.screen, WaiverScreen)
-                    await type_text(pilot, f"rehearsal {step.id}")
-                    await pilot.press("enter")
-                    await settle(pilot)
-                    waived.append(step.id)
-                await pilot.press("a")
-                await pilot.pause()
-                if isinstance(app.screen, ConfirmScreen):
-                    await pilot.press("y")
-                await settle(pilot)
-                assert app.engine.status(step.id) == StepStatus.DONE, (
-                    step.id,
-                    app.runtime.state.step(step.id).note,
-                )
-                await pilot.press("escape")
-                await pilot.pause()
+            blocked_seen, waived = await walk_demo(pilot, stop_before="verify-traffic")
 
             # Failing gates were met, fixed or waived, as in life.
             assert {"repoint-cicd", "flip-dns"} <= set(blocked_seen)
