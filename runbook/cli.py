@@ -67,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     show = audit_sub.add_parser("show", help="the log as a timeline")
     show.add_argument("path")
     show.add_argument("--json", action="store_true")
+    report = audit_sub.add_parser("report", help="write an HTML and Markdown review report")
+    report.add_argument("path")
+    report.add_argument(
+        "--out", type=Path, default=None, metavar="PREFIX", help="directory or file prefix"
+    )
+    report.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the previous run's audit log (e.g. the rehearsal's), to compare durations",
+    )
     sub.add_parser("review", help="open the review screen on an audit log").add_argument("path")
     checks = sub.add_parser("checks", help="list every installed check")
     checks.add_argument("--json", action="store_true")
@@ -357,6 +369,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
+    if args.audit_command == "report":
+        from runbook.report import report_command
+
+        return report_command(path, args.out, args.previous)
     report = verify(path)
     if args.audit_command == "verify":
         print(f"{path}: {report.describe()}", file=sys.stdout if report.ok else sys.stderr)
