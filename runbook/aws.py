@@ -108,7 +108,7 @@ class SessionFactory:
         self._accounts: dict[str, Account] = dict(accounts)
         self._config = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
         self._sessions: dict[str, boto3.Session] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
         # boto3 sessions are not thread-safe; clients are. Build under a lock.
         self._lock = threading.Lock()
 
@@ -127,17 +127,29 @@ class SessionFactory:
             self._sessions[name] = build_session(self.account(name), read_only=name == "source")
         return self._sessions[name]
 
-    def client(self, name: str, service: str, *, config: Config | None = None) -> Any:
-        """A cached client; with `config`, a new client that no other caller shares."""
+    def client(
+        self,
+        name: str,
+        service: str,
+        *,
+        config: Config | None = None,
+        endpoint_url: str | None = None,
+    ) -> Any:
+        """A cached client; with `config`, a new client that no other caller shares.
+
+        `endpoint_url` pins the endpoint for clients that outlive the environment
+        that named it (the demo's own emulator clients); it is part of the cache key.
+        """
+        key = (name, service, endpoint_url)
         with self._lock:
-            if config is None and (name, service) in self._clients:
-                return self._clients[(name, service)]
+            if config is None and key in self._clients:
+                return self._clients[key]
             session = self._session(name)
             merged = self._config.merge(config) if config is not None else self._config
-            client = session.client(service, config=merged)
+            client = session.client(service, config=merged, endpoint_url=endpoint_url)
             self._register_credentials(session)
             if config is None:
-                self._clients[(name, service)] = client
+                self._clients[key] = client
             return client
 
     @staticmethod

@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     checks = sub.add_parser("checks", help="list every installed check")
     checks.add_argument("--json", action="store_true")
     sub.add_parser("schema", help="print the JSON Schema of runbook.toml")
+    lam = sub.add_parser("lambda", help="the Cognito UserMigration Lambda")
+    lam_sub = lam.add_subparsers(dest="lambda_command", required=True, metavar="ACTION")
+    package = lam_sub.add_parser("package", help="write the deployable zip")
+    package.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="FILE",
+        help="zip file, or an existing directory (default ./cognito-user-migration.zip)",
+    )
     return parser
 
 
@@ -451,6 +461,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lambda(args: argparse.Namespace) -> int:
+    from runbook.migration_lambda import HANDLER, build_zip
+
+    path = build_zip(args.out)
+    print(
+        f"{path}: handler {HANDLER}, Python 3.11+, timeout 5 s. Attach it as the target "
+        "pool's Migrate user and Post authentication triggers; set MFA_POLICY to the "
+        "runbook's cognito.mfa_challenge."
+    )
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
@@ -462,6 +484,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "demo": cmd_demo,
     "review": cmd_review,
+    "lambda": cmd_lambda,
 }
 
 

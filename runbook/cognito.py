@@ -70,8 +70,11 @@ MAP_HEADER = ("username", "old_sub", "new_sub", "outcome", "groups", "flags")
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 PASSWORD_SYMBOLS = "^$*.[]{}()?!@#%&_~=+-"
 # A user created in the target this long before our `begin` line was not ours.
-CLOCK_SKEW_S = 300.0
+CLOCK_SKEW_S = 60.0
 SAMPLES = 50
+# This many failures in a row mean a cause common to all (a pool setting, a permission):
+# stop instead of writing a failure record for every user.
+MAX_FAILURES_IN_A_ROW = 25
 
 Progress = Callable[[float | None, str], None]
 Audit = Callable[..., Any]
@@ -82,6 +85,10 @@ class ForceMigrationError(RuntimeError):
 
 
 class _Cancelled(Exception):
+    pass
+
+
+class _TokenExpired(Exception):
     pass
 
 
@@ -337,6 +344,8 @@ class _Api:
                 result: dict[str, Any] = getattr(self.client, operation)(**kwargs)
             except ClientError as exc:
                 if _code(exc) not in THROTTLE_CODES or attempt >= self.max_throttle_retries:
+                    # An earlier attempt may have been applied (only its answer lost).
+                    exc.runbook_retried = attempt > 0
                     raise
                 attempt += 1
                 self.limiter.throttled()
@@ -416,8 +425,9 @@ def _rows_from(path: Path, offset: int) -> Iterator[dict[str, str]]:
     """Sub-map rows from a byte offset (a line boundary), streamed."""
     if not path.exists():
         return
-    with open(path, encoding="utf-8", newline="") as handle:
-        handle.seek(offset)
+    with open(path, "rb") as raw:
+        raw.seek(offset)  # a byte offset: seek before decoding
+        handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         for values in csv.reader(handle):
             if values and values != list(MAP_HEADER) and len(values) == len(MAP_HEADER):
                 yield dict(zip(MAP_HEADER, values, strict=True))
@@ -458,6 +468,27 @@ def _stamp() -> str:
 
 
 # --- the migration ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Created:
+    """A user in the target: this run's (`ours`; `fresh` if created by this very call)."""
+
+    sub: str
+    status: str
+    ours: bool
+    fresh: bool
+
+    @classmethod
+    def of(cls, user: Mapping[str, Any], *, ours: bool, fresh: bool) -> _Created:
+        attributes = user.get("UserAttributes", user.get("Attributes"))
+        return cls(_sub(attributes), str(user.get("UserStatus", "")), ours, fresh)
+
+
+def _created_since(user: Mapping[str, Any], begun_at: float) -> bool:
+    """Created after our `begin` line (give or take clock skew): ours, not someone else's."""
+    created: datetime = user["UserCreateDate"]
+    return created.timestamp() >= begun_at - CLOCK_SKEW_S
 
 
 @dataclass
@@ -529,6 +560,7 @@ class _Migration:
         self.audit = audit
         self.report = ForceMigrationReport(source_pool, target_pool, dry_run)
         self._lock = threading.Lock()
+        self._last_failure: dict[str, Any] = {}
         suffix = DRY_RUN_SUFFIX if dry_run else ""
         self.map_path = state_dir / f"{MAP_FILE}{suffix}"
         self.journal_path = state_dir / JOURNAL_FILE
@@ -578,8 +610,8 @@ class _Migration:
                 return names
             kwargs["NextToken"] = page["NextToken"]
 
-    def _load_checkpoint(self) -> dict[str, Any]:
-        fresh = {
+    def _fresh_checkpoint(self) -> dict[str, Any]:
+        return {
             "version": 1,
             "source_user_pool_id": self.source_pool,
             "target_user_pool_id": self.target_pool,
@@ -591,26 +623,39 @@ class _Migration:
             "counts": {},
             "finished": False,
         }
+
+    def _load_checkpoint(self) -> dict[str, Any]:
+        """Where an unfinished pass over the same pools stopped, or a new pass."""
         if self.dry_run:
             self.map_path.unlink(missing_ok=True)
-            return fresh
+            return self._fresh_checkpoint()
         saved: dict[str, Any] | None = None
         if self.checkpoint_path.exists():
             saved = json.loads(self.checkpoint_path.read_bytes())
-        if (
-            saved is not None
-            and not saved.get("finished")
-            and saved.get("source_user_pool_id") == self.source_pool
+        same_pools = saved is not None and (
+            saved.get("source_user_pool_id") == self.source_pool
             and saved.get("target_user_pool_id") == self.target_pool
-        ):
+        )
+        if saved is not None and same_pools and not saved.get("finished"):
             self.report.resumed = True
             return saved
-        # A new pass: keep what an earlier pass wrote, under a dated name.
+        return self._new_pass()
+
+    def _new_pass(self) -> dict[str, Any]:
+        """Start over from the first page, keeping what earlier passes wrote under a dated name."""
         stamp = _stamp()
         for path in (self.map_path, self.journal_path, self.checkpoint_path):
             if path.exists():
                 os.replace(path, path.with_name(f"{path.name}.{stamp}"))
-        return fresh
+        return self._fresh_checkpoint()
+
+    def _in_flight(self, checkpoint: Mapping[str, Any]) -> tuple[set[str], dict[str, float]]:
+        """(users of the checkpoint's page already done, users begun there but not done)."""
+        done = {row["username"] for row in _rows_from(self.map_path, checkpoint["map_offset"])}
+        if self.dry_run:
+            return done, {}
+        begun, existed = _journal_from(self.journal_path, checkpoint["journal_offset"])
+        return done, {u: t for u, t in begun.items() if u not in existed and u not in done}
 
     # --- the run ---
 
@@ -618,13 +663,7 @@ class _Migration:
         started = time.monotonic()
         self._prepare()
         checkpoint = self._load_checkpoint()
-        counts = Counts.from_json(checkpoint.get("counts", {}))
-        counts.throttled += self.report.counts.throttled  # while preparing
-        self.report.counts = counts
-        sub_map = _AppendFile(self.map_path, _csv_line(MAP_HEADER))
-        journal = None if self.dry_run else _AppendFile(self.journal_path)
-        if checkpoint["map_offset"] == 0:
-            checkpoint["map_offset"] = sub_map.size()
+        carried: dict[str, float] = {}  # users a refused position left half-made
         self.audit(
             "cognito.force_migrate.started",
             source_user_pool_id=self.source_pool,
@@ -634,12 +673,34 @@ class _Migration:
             page=checkpoint["page"],
             estimated_users=self.estimated_users,
         )
-        try:
-            self._pages(checkpoint, sub_map, journal)
-        finally:
-            sub_map.close()
-            if journal is not None:
-                journal.close()
+        while True:
+            counts = Counts.from_json(checkpoint.get("counts", {}))
+            counts.throttled += self.report.counts.throttled  # so far, not only on pages
+            self.report.counts = counts
+            try:
+                self._pages(checkpoint, carried)
+                break
+            except _TokenExpired:
+                # The saved position is no longer accepted (a long pause after a crash):
+                # a new pass from the first page, finishing the users left half-made.
+                _, half_made = self._in_flight(checkpoint)
+                carried = carried | half_made
+                self.audit(
+                    "cognito.force_migrate.restarted",
+                    reason="the saved ListUsers pagination token was refused",
+                    page=checkpoint["page"],
+                    half_made=sorted(half_made),
+                )
+                self.report.resumed = False
+                checkpoint = self._new_pass()
+            except Exception as exc:
+                self.audit(
+                    "cognito.force_migrate.stopped",
+                    error=f"{type(exc).__name__}: {exc}",
+                    counts=asdict(self.report.counts),
+                    note="the checkpoint is at the start of the page in progress: run again",
+                )
+                raise
         if self.report.finished:
             self._write_lists()
         self.report.files = {
@@ -660,22 +721,37 @@ class _Migration:
         self.progress(1.0 if self.report.finished else None, self.report.summary())
         return self.report
 
-    def _pages(
-        self, checkpoint: dict[str, Any], sub_map: _AppendFile, journal: _AppendFile | None
+    def _pages(self, checkpoint: dict[str, Any], carried: dict[str, float]) -> None:
+        sub_map = _AppendFile(self.map_path, _csv_line(MAP_HEADER))
+        journal = None if self.dry_run else _AppendFile(self.journal_path)
+        try:
+            self._walk(checkpoint, carried, sub_map, journal)
+        finally:
+            sub_map.close()
+            if journal is not None:
+                journal.close()
+
+    def _walk(
+        self,
+        checkpoint: dict[str, Any],
+        carried: dict[str, float],
+        sub_map: _AppendFile,
+        journal: _AppendFile | None,
     ) -> None:
         counts = self.report.counts
-        # Rows written after the last checkpoint: the users of this page already done.
-        done: set[str] = set()
+        if checkpoint["map_offset"] == 0:
+            checkpoint["map_offset"] = sub_map.size()  # past the header
+        if not self.dry_run:
+            # Before the first user, so a crash on the first page resumes (with its journal).
+            self._save(checkpoint)
+        # Rows written after the checkpoint: the users of its page already done.
+        done, ours = self._in_flight(checkpoint)
         for row in _rows_from(self.map_path, checkpoint["map_offset"]):
-            done.add(row["username"])
             counts.add_row(row)
-        begun, existed = (
-            _journal_from(self.journal_path, checkpoint["journal_offset"])
-            if journal is not None
-            else ({}, set())
-        )
-        ours = {u: t for u, t in begun.items() if u not in existed and u not in done}
+        ours = carried | ours  # few: at most the users in flight at a crash
         token: str | None = checkpoint["page_token"]
+        saved_token = token is not None
+        in_a_row = 0
         with ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="force-migrate"
         ) as pool:
@@ -686,7 +762,13 @@ class _Migration:
                 kwargs: dict[str, Any] = {"UserPoolId": self.source_pool, "Limit": PAGE_SIZE}
                 if token:
                     kwargs["PaginationToken"] = token
-                page = self.source("list_users", **kwargs)
+                try:
+                    page = self.source("list_users", **kwargs)
+                except ClientError as exc:
+                    if saved_token and _code(exc) == "InvalidParameterException":
+                        raise _TokenExpired() from exc
+                    raise
+                saved_token = False
                 users = [u for u in page.get("Users", []) if u["Username"] not in done]
                 futures = [
                     pool.submit(self._one, user, ours.get(user["Username"]), sub_map, journal)
@@ -695,11 +777,22 @@ class _Migration:
                 for future in as_completed(futures):
                     try:
                         future.result()
+                        in_a_row = 0
                     except _UserFailed as failure:
                         self._failed(failure)
+                        in_a_row += 1
                     except _Cancelled:
                         self.report.cancelled = True
                     self._tick()
+                    if in_a_row >= MAX_FAILURES_IN_A_ROW:
+                        for pending in futures:
+                            pending.cancel()
+                        last = self._last_failure
+                        raise ForceMigrationError(
+                            f"stopped after {in_a_row} users failed in a row, the last with "
+                            f"{last.get('code')}: {last.get('message')}; fix the cause and run "
+                            "again (it resumes where it stopped)"
+                        )
                 if self.report.cancelled or self.cancel.is_set():
                     self.report.cancelled = True
                     return  # the checkpoint still points at this page: resume redoes it
@@ -715,14 +808,14 @@ class _Migration:
                 if token is None:
                     checkpoint["finished_at"] = datetime.now(UTC).isoformat()
                 if not self.dry_run:
-                    atomic_write(
-                        self.checkpoint_path, json.dumps(checkpoint, indent=2).encode("utf-8")
-                    )
+                    self._save(checkpoint)
                 done.clear()
-                ours.clear()
                 if token is None:
                     self.report.finished = True
                     return
+
+    def _save(self, checkpoint: Mapping[str, Any]) -> None:
+        atomic_write(self.checkpoint_path, json.dumps(checkpoint, indent=2).encode("utf-8"))
 
     def _throttled(self) -> None:
         with self._lock:
@@ -746,6 +839,7 @@ class _Migration:
             }
             if len(self.report.failures) < SAMPLES:
                 self.report.failures.append(record)
+            self._last_failure = record
         self.audit("cognito.force_migrate.user_failed", **record)
 
     # --- one user ---
@@ -813,18 +907,15 @@ class _Migration:
             assert journal is not None
             operation = "admin_create_user"
             created = self._create(username, mapped, begun_at, journal)
-            if created is None:
-                operation = "admin_get_user"
-                existing = self._target_user(username)
-                new_sub = _sub(existing.get("UserAttributes")) if existing else ""
-                return _Row(username, old_sub, new_sub, "existing", [], set())
+            if not created.ours:
+                return _Row(username, old_sub, created.sub, "existing", [], set())
         except ClientError as exc:
             raise _UserFailed(username, operation, _code(exc), _message(exc)) from None
-        new_sub, status, fresh = created
+        new_sub = created.sub
         try:
-            self._finish(username, groups, mapped, status)
+            self._finish(username, groups, mapped, created.status)
         except ClientError as exc:
-            rolled_back = fresh and self._delete(username)
+            rolled_back = created.fresh and self._delete(username)
             raise _UserFailed(
                 username, exc.operation_name, _code(exc), _message(exc), partial=not rolled_back
             ) from None
@@ -859,18 +950,18 @@ class _Migration:
 
     def _create(
         self, username: str, mapped: MappedUser, begun_at: float | None, journal: _AppendFile
-    ) -> tuple[str, str, bool] | None:
-        """(new sub, status, created now) for a user of this run; None if someone else's."""
+    ) -> _Created:
+        """Create the user, or tell this run's user (finish it) from someone else's (skip it).
+
+        `begun_at` is set when this user was begun before a crash.
+        """
         if begun_at is not None:
-            # We began this user before a crash: it exists if our create got through.
             existing = self._target_user(username)
             if existing is not None:
-                created = existing["UserCreateDate"].timestamp()
-                if created >= begun_at - CLOCK_SKEW_S:
-                    return _sub(existing.get("UserAttributes")), existing["UserStatus"], False
-                return None
+                return _Created.of(existing, ours=_created_since(existing, begun_at), fresh=False)
+        begun_at = time.time()
         journal.append(
-            json.dumps({"begin": username, "t": time.time()}).encode("utf-8") + b"\n", sync=True
+            json.dumps({"begin": username, "t": begun_at}).encode("utf-8") + b"\n", sync=True
         )
         try:
             response = self.target(
@@ -884,11 +975,25 @@ class _Migration:
         except ClientError as exc:
             if _code(exc) != "UsernameExistsException":
                 raise
-            # Lazily migrated (or created by hand): skipped and counted, never touched.
-            journal.append(json.dumps({"exists": username}).encode("utf-8") + b"\n", sync=True)
-            return None
-        created_user = response["User"]
-        return _sub(created_user.get("Attributes")), str(created_user["UserStatus"]), True
+            existing = self._target_user(username)
+            if existing is None:
+                raise  # deleted meanwhile: let the next pass retry it
+            # Only a retry (ours or botocore's, after a timeout or throttling whose
+            # request may have got through) can meet our own user: just created and still
+            # FORCE_CHANGE_PASSWORD, which lazy migration never leaves. Anyone else's
+            # user (lazily migrated, made by hand, an earlier pass's) is never touched.
+            retried = getattr(exc, "runbook_retried", False) or (
+                exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
+            )
+            ours = (
+                retried
+                and existing["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+                and _created_since(existing, begun_at)
+            )
+            if not ours:
+                journal.append(json.dumps({"exists": username}).encode("utf-8") + b"\n", sync=True)
+            return _Created.of(existing, ours=ours, fresh=ours)
+        return _Created.of(response["User"], ours=True, fresh=True)
 
     def _finish(self, username: str, groups: list[str], mapped: MappedUser, status: str) -> None:
         """Groups, then the password state, then disabling: every step safe to repeat."""

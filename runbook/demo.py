@@ -14,8 +14,8 @@ tell the app how each failing check is cleared in the demo.
 Accounts: the target is moto's default account (123456789012), reached with
 the demo's own keys; the source (111111111111) is reached by assuming a role
 in it, as the tool itself does: moto takes the account from the role ARN.
-Every client comes from `runbook.aws.build_session`, the project's only
-session factory; seeding the source needs `read_only=False`.
+Every client comes from `runbook.aws.SessionFactory`, the project's only
+session factory, under names other than `source` (seeding writes to it).
 
 Nothing here talks to anything but 127.0.0.1: the emulator and `DemoSite`,
 the loopback web server the synthetic checks ask.
@@ -40,7 +40,8 @@ from string import Template
 from types import TracebackType
 from typing import Any, Literal
 
-from runbook.aws import build_session
+from runbook import migration_lambda
+from runbook.aws import SessionFactory
 from runbook.emulator import DEFAULT_REGION, LOOPBACK, Emulator
 from runbook.model import Account
 
@@ -199,7 +200,7 @@ class DemoWorld:
     archived_state: Path | None = None
     source_read_only: threading.Event = field(default_factory=threading.Event, repr=False)
     _started_monotonic: float = field(default_factory=time.monotonic, repr=False)
-    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _sessions: SessionFactory | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # --- time ---------------------------------------------------------------------
@@ -232,12 +233,14 @@ class DemoWorld:
     def client(self, account: AccountName, service: str) -> Any:
         """An unguarded client for changing the emulated world (seeding, fixes, the feeder)."""
         with self._lock:
-            key = (account, service)
-            if key not in self._clients:
-                session = build_session(self.account(account), read_only=False)
-                # Explicit, not only from AWS_ENDPOINT_URL: these clients outlive any env.
-                self._clients[key] = session.client(service, endpoint_url=self.endpoint_url)
-            return self._clients[key]
+            if self._sessions is None:
+                # Named apart from "source" on purpose: the demo seeds and fixes the
+                # emulated source, so these sessions must not carry the read-only guard.
+                self._sessions = SessionFactory(
+                    {f"emulated-{name}": self.account(name) for name in ("source", "target")}
+                )
+        # Explicit, not only from AWS_ENDPOINT_URL: these clients outlive any env.
+        return self._sessions.client(f"emulated-{account}", service, endpoint_url=self.endpoint_url)
 
     # --- read-only source -----------------------------------------------------------
 
@@ -565,51 +568,6 @@ def _seed_alarms(world: DemoWorld) -> None:
     )
 
 
-_MIGRATION_HANDLER = '''\
-"""Cognito UserMigration trigger: authenticate against the source pool, move the user."""
-import os
-
-import boto3
-
-
-def _source_idp():
-    sts = boto3.client("sts")
-    creds = sts.assume_role(
-        RoleArn=os.environ["OLD_ROLE_ARN"],
-        RoleSessionName="user-migration",
-        ExternalId=os.environ["OLD_EXTERNAL_ID"],
-    )["Credentials"]
-    return boto3.client(
-        "cognito-idp",
-        region_name=os.environ["OLD_USER_POOL_REGION"],
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-
-
-def handler(event, context):
-    idp = _source_idp()
-    pool = os.environ["OLD_USER_POOL_ID"]
-    user = event["userName"]
-    if event["triggerSource"] == "UserMigration_Authentication":
-        answer = idp.admin_initiate_auth(
-            UserPoolId=pool,
-            ClientId=os.environ["OLD_CLIENT_ID"],
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user, "PASSWORD": event["request"]["password"]},
-        )
-        if "AuthenticationResult" not in answer:
-            raise Exception("challenge " + answer.get("ChallengeName", "?") + ": refused")
-    found = idp.admin_get_user(UserPoolId=pool, Username=user)
-    attributes = {a["Name"]: a["Value"] for a in found["UserAttributes"] if a["Name"] != "sub"}
-    attributes["email_verified"] = "true"
-    event["response"]["userAttributes"] = attributes
-    event["response"]["finalUserStatus"] = "CONFIRMED"
-    event["response"]["messageAction"] = "SUPPRESS"
-    return event
-'''
-
 _WORKER_HANDLER = """\
 def handler(event, context):
     return {"processed": len(event.get("Records", []))}
@@ -667,8 +625,9 @@ def _seed_cognito(world: DemoWorld, users: int, migrated_fraction: float) -> Non
         FunctionName=world.trigger_function,
         Runtime="python3.12",
         Role=_lambda_role_arn(world),
-        Handler="index.handler",
-        Code={"ZipFile": _zip(_MIGRATION_HANDLER)},
+        # The real trigger, as `runbook lambda package` builds it (moto never runs it).
+        Handler=migration_lambda.HANDLER,
+        Code={"ZipFile": migration_lambda.zip_bytes()},
         Timeout=5,  # Cognito waits 5 s for the trigger, no longer
         Environment={
             "Variables": {

@@ -15,8 +15,13 @@ handler is `lambda_function.handler`) and attached to the target pool twice:
 Configuration is the environment the `cognito.migration_trigger` check reads:
 OLD_USER_POOL_ID, OLD_CLIENT_ID, OLD_ROLE_ARN, OLD_EXTERNAL_ID,
 OLD_USER_POOL_REGION, plus OLD_CLIENT_SECRET (only if the source app client has
-a secret), MFA_POLICY (`refuse`, the default, or `accept_password`: see
-`decide`), GROUP_COPY_WINDOW_S and LOG_LEVEL.
+a secret), MFA_POLICY (`refuse`, the default, or `accept_password`, as the
+runbook's `cognito.mfa_challenge`: see `decide`), GROUP_COPY_WINDOW_S and LOG_LEVEL.
+
+The function's role needs sts:AssumeRole on OLD_ROLE_ARN and, on the target pool,
+cognito-idp:DescribeUserPool, AdminGetUser, AdminListGroupsForUser and
+AdminAddUserToGroup; the source role needs AdminInitiateAuth, AdminGetUser and
+AdminListGroupsForUser on the source pool. Give the function a timeout of 5 s.
 
 It runs in AWS Lambda with the standard library and boto3 only (no pydantic,
 so it cannot import the rest of `runbook`), and has no side effects at import.
@@ -52,7 +57,10 @@ ZIP_NAME = "cognito-user-migration.zip"
 # Cognito waits 5 s for a trigger, network included; keep a margin for it.
 COGNITO_TIMEOUT_S = 5.0
 SAFETY_MARGIN_S = 0.5
-MIN_CALL_BUDGET_S = 0.6  # do not start a call that could not finish in time
+CONNECT_TIMEOUT_S = 0.5  # in-region; a Lambda outside a VPC connects in milliseconds
+READ_TIMEOUT_S = 1.5
+# A call is only started if it can time out before the deadline: the answer is in time.
+MIN_CALL_BUDGET_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 CREDENTIAL_MARGIN_S = 300.0  # refresh assumed-role credentials this long before expiry
 SCHEMA_TTL_S = 900.0
 DEFAULT_GROUP_COPY_WINDOW_S = 3600.0
@@ -91,13 +99,13 @@ NEVER_COPIED = frozenset({"sub", "identities"})
 BAD_CREDENTIALS = "Incorrect username or password."
 UNAVAILABLE = "Sign-in is temporarily unavailable; please try again."
 
-# One attempt for the password check: a retry after a timeout could count a wrong
-# password twice towards the source's lockout; short timeouts keep us inside 5 s.
-_SOURCE_CONFIG = Config(
-    connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 1}
-)
-_OTHER_CONFIG = Config(
-    connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2}
+# One attempt per call: the deadline, not botocore, decides whether there is time for
+# another, and a retried password check could count a wrong password twice towards
+# the source's lockout. The user's app retries a failed sign-in anyway.
+_CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
 
 
@@ -148,12 +156,16 @@ class LambdaConfig:
 # --- the client factory -------------------------------------------------------
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, ...], tuple[Any, float]] = {}  # key -> (client, expires at, epoch s)
+_clients: dict[tuple[str, ...], tuple[Any, float]] = {}  # -> (client, credentials expiry)
 _schemas: dict[str, tuple[frozenset[str], float]] = {}  # target pool -> (accepted, read at)
 
 
 def _client(which: str, config: LambdaConfig) -> Any:
-    """This Lambda's one client factory (the runbook's own factory needs pydantic).
+    """The Lambda's one client factory: nothing else in this module creates a client.
+
+    The project creates clients only in `runbook.aws.SessionFactory`; this module
+    is deployed on its own, where that factory cannot be imported (pydantic), so
+    this function stands in for it.
 
     `source`: cognito-idp in the source account through the assumed role, with
     its external ID; the credentials live in the execution environment and are
@@ -170,12 +182,12 @@ def _client(which: str, config: LambdaConfig) -> Any:
         session = boto3.session.Session()
         expires = float("inf")
         if which == "target":
-            client = session.client("cognito-idp", config=_OTHER_CONFIG)
+            client = session.client("cognito-idp", config=_CLIENT_CONFIG)
         elif config.role_arn is None:  # same-account migration: the function's own role
-            client = session.client("cognito-idp", region_name=config.region, config=_SOURCE_CONFIG)
+            client = session.client("cognito-idp", region_name=config.region, config=_CLIENT_CONFIG)
         else:
             extra = {"ExternalId": config.external_id} if config.external_id else {}
-            creds = session.client("sts", config=_OTHER_CONFIG).assume_role(
+            creds = session.client("sts", config=_CLIENT_CONFIG).assume_role(
                 RoleArn=config.role_arn,
                 RoleSessionName="cognito-user-migration",
                 DurationSeconds=3600,
@@ -188,7 +200,7 @@ def _client(which: str, config: LambdaConfig) -> Any:
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],
-                config=_SOURCE_CONFIG,
+                config=_CLIENT_CONFIG,
             )
         _clients[key] = (client, expires)
         return client
@@ -363,7 +375,6 @@ def _migrate_on_sign_in(
     if not username or not password:
         raise MigrationRefused(BAD_CREDENTIALS)
     parameters = {"USERNAME": username, "PASSWORD": str(password)}
-    del password
     if config.client_secret:
         parameters["SECRET_HASH"] = secret_hash(username, config.client_id, config.client_secret)
     deadline.check()
@@ -376,8 +387,8 @@ def _migrate_on_sign_in(
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters=parameters,
         )
+        # Only the decision is kept: the response holds tokens or a session.
         decision = decide(response, config.mfa_policy)
-        del response  # holds tokens or a session: never kept, never logged
     except ClientError as exc:
         code = _code(exc)
         if code == "PasswordResetRequiredException":
@@ -392,8 +403,6 @@ def _migrate_on_sign_in(
             raise MigrationRefused(BAD_CREDENTIALS) from None
         else:
             raise
-    finally:
-        parameters.clear()
     if not decision.migrate:
         _log("refused", logging.INFO, username=username, reason=decision.reason)
         raise MigrationRefused(BAD_CREDENTIALS)
@@ -545,13 +554,18 @@ def build_zip(dest: Path) -> Path:
     """
     path = dest / ZIP_NAME if dest.is_dir() else dest
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(zip_bytes())
+    os.replace(tmp, path)
+    return path
+
+
+def zip_bytes() -> bytes:
+    """The deployable archive in memory (the demo deploys it to the emulator)."""
     info = zipfile.ZipInfo("lambda_function.py", date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(info, Path(__file__).read_bytes())
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
-    return path
+    return buffer.getvalue()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +126,8 @@ def test_a_hanging_check_times_out_alone(runbook_model: Runbook, tmp_path: Path)
 
 def test_checks_run_concurrently(runbook_model: Runbook, tmp_path: Path) -> None:
     ctx = context(runbook_model, tmp_path)
-    started = time.monotonic()
     outcomes = run_checks([job(Barrier) for _ in range(4)], lambda _s: ctx)
     assert all(o.result.status == Status.PASS for o in outcomes), outcomes
-    assert time.monotonic() - started < 10  # the barrier would have broken otherwise
 
 
 def test_advisory_failures_do_not_block(runbook_model: Runbook, tmp_path: Path) -> None:
