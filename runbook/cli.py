@@ -421,12 +421,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     runtime = Runtime.open(args.file)
     install_logging(logging.INFO, log_file=runtime.state_dir / "app.log")
+    app = _app_module().build_app(runtime=runtime)
     try:
-        _app_module().build_app(runtime=runtime).run()
+        app.run()
     finally:
         _head(runtime, sys.stdout)
         runtime.close()
-    return EXIT_OK
+    return int(app.return_code or EXIT_OK)
 
 
 def cmd_review(args: argparse.Namespace) -> int:

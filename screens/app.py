@@ -20,7 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
 from runbook.actions import ActionOutcome
-from runbook.dns import RollbackResult, Snapshot
+from runbook.audit import AuditWriteError
+from runbook.dns import RollbackResult, Snapshot, manual_command, write_rollback_batch
 from runbook.engine import Engine, GateNotPassed, StepStatus
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
@@ -28,6 +29,7 @@ from screens.messages import (
     ActionFinished,
     ActionProgressed,
     ActionRefused,
+    AuditFailed,
     CheckFinished,
     DemoFixApplied,
     EngineChanged,
@@ -127,10 +129,10 @@ class RunbookApp(App[None]):
             notes = [f"could not reconcile interrupted actions: {exc}"]
         self.post_message(RunReconciled(notes))
         try:
-            findings = self.engine.verify_identity()
-        except Exception:
-            findings = []
-        self.post_message(IdentityChecked(findings))
+            self.post_message(IdentityChecked(self.engine.verify_identity()))
+        except Exception as exc:
+            if not self.stop_if_audit_failed(exc):
+                self.post_message(IdentityChecked([], f"{type(exc).__name__}: {exc}"))
 
     # --- workers: every AWS call happens in one of these ----------------------
 
@@ -148,7 +150,8 @@ class RunbookApp(App[None]):
             try:
                 result = engine.run_gate(step_id, only=only, on_result=report)
             except Exception as exc:
-                self.post_message(GateFailed(step_id, f"{type(exc).__name__}: {exc}"))
+                if not self.stop_if_audit_failed(exc):
+                    self.post_message(GateFailed(step_id, f"{type(exc).__name__}: {exc}"))
                 return
             self.post_message(GateFinished(step_id, result))
 
@@ -173,6 +176,8 @@ class RunbookApp(App[None]):
                 self.post_message(ActionRefused(step_id, str(exc)))
                 return
             except Exception as exc:
+                if self.stop_if_audit_failed(exc):
+                    return
                 outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}")
             self.post_message(ActionFinished(step_id, outcome))
 
@@ -197,8 +202,8 @@ class RunbookApp(App[None]):
         try:
             result = self.runtime.rollback(on_attempt=attempt)
         except Exception as exc:
-            from runbook.dns import RollbackResult
-
+            if self.stop_if_audit_failed(exc):
+                return
             result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", "")
         if not worker.is_cancelled:
             self.post_message(RollbackFinished(result))
@@ -215,6 +220,23 @@ class RunbookApp(App[None]):
 
     def cancel_action(self) -> None:
         self._cancel.set()
+
+    def stop_if_audit_failed(self, exc: BaseException) -> bool:
+        """From any thread: an audit write failure stops the tool."""
+        if isinstance(exc, AuditWriteError):
+            self.post_message(AuditFailed(str(exc)))
+            return True
+        return False
+
+    def on_audit_failed(self, message: AuditFailed) -> None:
+        text = f"STOPPED: the audit log cannot be written ({message.error}); nothing more is sent."
+        if self.runtime is not None and self.runtime.snapshot_path.exists():
+            snapshot = Snapshot.load(self.runtime.snapshot_path)
+            command = manual_command(
+                snapshot, write_rollback_batch(snapshot, self.runtime.state_dir)
+            )
+            text += f"\nTo roll DNS back by hand:\n  {command}"
+        self.exit(return_code=1, message=text)
 
     # --- message handlers (event loop) ----------------------------------------
 
@@ -282,6 +304,11 @@ class RunbookApp(App[None]):
         self.broadcast()
 
     def on_identity_checked(self, message: IdentityChecked) -> None:
+        if message.error is not None:
+            self.identity_ok = False
+            self.notify(
+                f"Could not check the accounts: {message.error}", severity="error", timeout=60
+            )
         if message.findings:
             self.identity_ok = all(f.ok for f in message.findings)
             if not self.identity_ok:

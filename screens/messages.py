@@ -80,9 +80,10 @@ class RollbackFinished(Message):
 
 
 class IdentityChecked(Message):
-    def __init__(self, findings: list[IdentityFinding]) -> None:
+    def __init__(self, findings: list[IdentityFinding], error: str | None = None) -> None:
         super().__init__()
         self.findings = findings
+        self.error = error
 
 
 class RunReconciled(Message):
@@ -112,3 +113,11 @@ class AuditLoaded(Message):
         self.records = records
         self.verdict = verdict
         self.intact = intact
+
+
+class AuditFailed(Message):
+    """Writing the audit log failed: the tool stops (DESIGN 5.2), it never carries on."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

@@ -293,8 +293,9 @@ class StepScreen(RunbookScreen):
             if reason:
                 try:
                     self.engine.waive(self.step_id, reason)
-                except (ValueError, RuntimeError) as exc:
-                    self.notify(str(exc), severity="error")
+                except Exception as exc:
+                    if not self.rb.stop_if_audit_failed(exc):
+                        self.notify(str(exc), severity="error")
                 self.rb.broadcast(self.step_id)
 
         self.app.push_screen(WaiverScreen(self.step.title, failing), answered)

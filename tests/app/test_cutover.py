@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runbook.audit import read_records, verify
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
 from runbook.dns import Snapshot, same_sets
@@ -19,6 +21,7 @@ from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.messages import (
     ActionFinished,
+    AuditFailed,
     GateFinished,
     GateStarted,
     RollbackFinished,
@@ -233,3 +236,29 @@ async def test_the_thread_guard_catches_a_worker_touching_a_widget(
         await settle(pilot)
     assert widget_thread_guard.offenders, "the guard must notice a worker touching a widget"
     widget_thread_guard.expected = True  # type: ignore[attr-defined]
+
+
+async def test_an_audit_failure_stops_the_app(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, messages: Messages
+) -> None:
+    import os
+
+    path, _zone, _session = small_world(tmp_path)
+    app = build_app(path)
+    assert app.runtime is not None
+    async with app.run_test(size=(120, 40), message_hook=messages) as pilot:
+        await settle(pilot)
+
+        def broken_fsync(_fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fsync", broken_fsync)
+        await pilot.press("enter")  # the gate's first record cannot be written
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.return_code is not None:
+                break
+    assert app.return_code == 1
+    (failure,) = messages.of(AuditFailed)
+    assert "Input/output error" in failure.error
+    assert not messages.of(GateFinished)  # nothing ran on without its record
