@@ -112,7 +112,12 @@ class Engine:
         return None
 
     def waiting_on(self, step_id: str) -> str | None:
-        """The earlier step that must be done first, if any (independent ones never hold)."""
+        """The earlier step that must be done first, if any.
+
+        An independent step may be done at any time, and never holds later ones.
+        """
+        if self.rt.model.step(step_id).independent:
+            return None
         for step in self.rt.model.steps:
             if step.id == step_id:
                 return None

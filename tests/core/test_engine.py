@@ -151,3 +151,32 @@ def test_cli_check_fails_on_a_failing_gate(
     # Safety rule 6: a waiver cannot talk the engine into acting on the wrong account.
     assert main(["do", "verify-accounts", "-f", str(path), "--yes", "--waive", "rehearsal"]) == 1
     assert "wrong or unreachable account" in capsys.readouterr().err
+
+
+def test_timed_wait_counts_down_and_can_be_cancelled(aws: None, tmp_path: Path) -> None:
+    import threading
+
+    runbook = book()
+    runbook["steps"].append(
+        {
+            "id": "soak",
+            "title": "Soak",
+            "phase": "after",
+            "independent": True,
+            "action": {"kind": "wait", "seconds": 2},
+        }
+    )
+    engine = Engine(Runtime.open(write_runbook(tmp_path, runbook)))
+    seen: list[tuple[float | None, str]] = []
+    outcome = engine.do("soak", progress=lambda f, t: seen.append((f, t)))
+    assert outcome.ok and outcome.summary == "waited 2s"
+    assert seen[0][1] == "2s left" and seen[-1] == (1.0, "done")
+    fractions = [f for f, _t in seen if f is not None]
+    assert fractions == sorted(fractions)
+
+    runbook["steps"][-1]["id"] = "soak-again"
+    engine = Engine(Runtime.open(write_runbook(tmp_path, runbook)))
+    cancel = threading.Event()
+    cancel.set()
+    outcome = engine.do("soak-again", cancel=cancel)
+    assert not outcome.ok and "cancelled" in outcome.summary
