@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runbook.aws import SessionFactory
+from runbook.aws.session import SessionFactory
 from runbook.model import Runbook
 from tests.helpers import base_runbook
 
@@ -31,7 +31,7 @@ def _status_kib(field: str) -> int:
 
 def main() -> None:
     state_dir, source_pool, target_pool, rate = sys.argv[1:5]
-    from runbook import cognito
+    from runbook.cognito import force_migrate as cognito
 
     force_migrate: Any = cognito.force_migrate
     sessions = SessionFactory(Runbook.model_validate(base_runbook()).accounts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from runbook.emulator import Emulator
+from runbook.demo.emulator import Emulator
 
 
 def main() -> None:

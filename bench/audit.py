@@ -20,7 +20,8 @@ from typing import Any
 from unittest import mock
 
 from bench.common import Measure, Options, Report, log, ratio_line
-from runbook.audit import AuditLog, verify
+from runbook.audit.log import AuditLog
+from runbook.audit.verify import verify
 
 VERIFY_RECORDS = 100_000
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Measure, Options, Report, child_env, fmt_value, log, run_child
-from runbook.aws import SessionFactory, build_session
-from runbook.emulator import Emulator
+from runbook.aws.session import SessionFactory, build_session
+from runbook.demo.emulator import Emulator
 from runbook.model import Account, Runbook
 from tests.helpers import REGION, SOURCE, SOURCE_ROLE, TARGET, base_runbook
 
@@ -46,7 +46,7 @@ SKIPPED = "runbook.cognito.force_migrate not available"
 
 def _force_migrate() -> Callable[..., Any] | None:
     try:
-        from runbook import cognito
+        from runbook.cognito import force_migrate as cognito
     except Exception:
         return None
     fn = getattr(cognito, "force_migrate", None)

@@ -23,7 +23,7 @@ from bench.common import (
     log,
     ratio_line,
 )
-from runbook.aws import SessionFactory
+from runbook.aws.session import SessionFactory
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams, Status
 from runbook.model import Runbook
 from runbook.runner import CheckJob, run_checks, run_one

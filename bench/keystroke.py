@@ -42,13 +42,14 @@ from bench.common import (
     log,
     ratio_line,
 )
-from runbook.aws import build_session
+from runbook.aws.session import build_session
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
-from runbook.dns import read_record_sets
+from runbook.dns.records import read_record_sets
 from runbook.engine import Engine
 from runbook.model import Account, CheckRef
 from runbook.registry import CheckEntry, CheckRegistry
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from screens.app import RunbookApp, build_app
 from screens.confirm import ConfirmScreen
 from screens.messages import GateFinished, GateStarted, RollbackFinished
@@ -162,7 +163,7 @@ def _build(directory: Path) -> World:
     for index in range(SLOW_CHECKS):
         first.checks.append(CheckRef(id=SlowCheck.meta.id))
         runtime.loaded.params[(first.id, index)] = NoParams()
-    runtime.state.step(first.id).status = "pending"
+    runtime.state.step(first.id).status = StepStatus.PENDING
     world = World(runtime, session, zone)
 
     def on_send(**_kwargs: Any) -> None:

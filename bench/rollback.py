@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Measure, Options, Report, child_env, log, ratio_line, run_child
-from runbook.aws import build_session
-from runbook.dns import Snapshot, change_batch, read_record_sets, same_sets
-from runbook.emulator import Emulator
+from runbook.aws.session import build_session
+from runbook.demo.emulator import Emulator
+from runbook.dns.records import change_batch, read_record_sets, same_sets
+from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine
 from runbook.model import Account
 from runbook.runtime import Runtime

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from bench._minimal_app import MARKER
 from bench.common import ROOT, Measure, Options, Report, child_env, log, ratio_line
-from runbook.aws import build_session
-from runbook.emulator import Emulator
+from runbook.aws.session import build_session
+from runbook.demo.emulator import Emulator
 from runbook.model import Account
 from tests.core import dnsworld as w
 from tests.helpers import REGION, TARGET

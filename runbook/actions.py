@@ -13,16 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runbook.dns import (
-    DnsError,
-    Snapshot,
-    apply_and_confirm,
-    contains_sets,
-    flipped_sets,
-    lowered_sets,
-    read_record_sets,
-    same_sets,
-)
+from runbook.dns.flip import apply_and_confirm, flipped_sets, lowered_sets
+from runbook.dns.records import DnsError, contains_sets, read_record_sets, same_sets
+from runbook.dns.snapshot import Snapshot
 from runbook.model import (
     FlipAction,
     ForceMigrateAction,
@@ -91,7 +84,9 @@ def perform(ctx: ActionContext) -> ActionOutcome:
     if isinstance(action, FlipAction):
         return _flip(ctx, action)
     if isinstance(action, ForceMigrateAction):
-        from runbook.cognito import force_migrate_action  # imported late: optional module
+        from runbook.cognito.force_migrate import (
+            force_migrate_action,  # imported late: optional module
+        )
 
         return force_migrate_action(ctx, action)
     raise ActionError(f"unknown action kind {action.kind!r}")

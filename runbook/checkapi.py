@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from runbook.aws import SessionFactory
+    from runbook.aws.session import SessionFactory
     from runbook.model import Runbook
     from runbook.state import RunState
 

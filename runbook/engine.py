@@ -7,7 +7,6 @@ are persisted atomically before the call returns.
 
 from __future__ import annotations
 
-import enum
 import threading
 import time
 from collections.abc import Callable
@@ -21,25 +20,14 @@ from runbook.actions import (
     perform,
     reconcile,
 )
-from runbook.audit import read_records
-from runbook.identity import IdentityFinding, compare
+from runbook.audit.verify import read_records
+from runbook.aws.identity import IdentityFinding, compare
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
-from runbook.state import utcnow
+from runbook.state import StepStatus, utcnow
 
 GATE_MAX_AGE_S = 15 * 60  # a gate older than this is stale: CDC lag from an hour ago says nothing
 MIN_WAIVER_CHARS = 3
-
-
-class StepStatus(enum.StrEnum):
-    PENDING = "pending"
-    CHECKING = "checking"
-    BLOCKED = "blocked"
-    READY = "ready"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    WAIVED = "waived"
 
 
 class GateNotPassed(RuntimeError):

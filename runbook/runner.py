@@ -18,9 +18,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from pydantic import BaseModel
 
-from runbook.aws import CredentialsError
+from runbook.aws.guard import ReadOnlyViolation
+from runbook.aws.session import CredentialsError
 from runbook.checkapi import Check, CheckContext, CheckResult, Status
-from runbook.guard import ReadOnlyViolation
 
 ACCESS_DENIED = frozenset(
     {

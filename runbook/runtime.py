@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 
 from runbook import __version__
-from runbook.audit import AuditLog
-from runbook.aws import SessionFactory
+from runbook.audit.log import AuditLog
+from runbook.aws.session import SessionFactory
 from runbook.checkapi import CheckContext
-from runbook.dns import SNAPSHOT_FILE, RollbackResult
+from runbook.dns.rollback import RollbackResult, run_rollback
+from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.loader import LoadedRunbook, load
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
-from runbook.rollback import run_rollback
 from runbook.state import RunState, StateStore
 
 AUDIT_FILE = "audit.jsonl"

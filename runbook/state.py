@@ -6,9 +6,8 @@ crash at any instant leaves the old or the new state, never a torn one.
 
 from __future__ import annotations
 
+import enum
 import json
-import os
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from runbook.audit import fsync_dir
+from runbook.durable import atomic_write
+
+
+class StepStatus(enum.StrEnum):
+    """A step's status: stored in the state file (pending, done, failed, waived) or live."""
+
+    PENDING = "pending"
+    CHECKING = "checking"
+    BLOCKED = "blocked"
+    READY = "ready"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    WAIVED = "waived"
 
 
 def utcnow() -> datetime:
@@ -24,7 +36,7 @@ def utcnow() -> datetime:
 
 
 class StepState(BaseModel):
-    status: str = "pending"  # see engine.StepStatus
+    status: StepStatus = StepStatus.PENDING
     started_at: datetime | None = None
     finished_at: datetime | None = None
     waiver: str | None = None
@@ -50,21 +62,6 @@ class RunState(BaseModel):
 
     def step(self, step_id: str) -> StepState:
         return self.steps.setdefault(step_id, StepState())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 class StateStore:

@@ -21,11 +21,13 @@ from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
 from runbook.actions import ActionOutcome
-from runbook.audit import AuditWriteError
-from runbook.dns import RollbackResult, Snapshot, manual_command, write_rollback_batch
-from runbook.engine import Engine, GateNotPassed, StepStatus
+from runbook.audit.log import AuditWriteError
+from runbook.dns.rollback import RollbackResult, manual_command, write_rollback_batch
+from runbook.dns.snapshot import Snapshot
+from runbook.engine import Engine, GateNotPassed
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from screens.messages import (
     ActionFinished,
     ActionProgressed,

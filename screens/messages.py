@@ -8,9 +8,9 @@ from __future__ import annotations
 from textual.message import Message
 
 from runbook.actions import ActionOutcome
-from runbook.dns import RollbackResult
+from runbook.aws.identity import IdentityFinding
+from runbook.dns.rollback import RollbackResult
 from runbook.engine import GateRun
-from runbook.identity import IdentityFinding
 from runbook.runner import CheckOutcome
 
 

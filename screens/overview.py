@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from runbook.dns import Snapshot
+from runbook.dns.snapshot import Snapshot
+from runbook.state import StepStatus
 from screens.messages import EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
@@ -73,7 +74,7 @@ class OverviewScreen(RunbookScreen):
             phase = step.phase if step.phase != previous_phase else ""
             previous_phase = step.phase
             note = saved.note or ""
-            if saved.waiver and status != "done":
+            if saved.waiver and status != StepStatus.DONE:
                 note = f"waived: {saved.waiver}"
             title = step.title + ("  (any order)" if step.independent else "")
             for column, value in (
@@ -95,7 +96,7 @@ class OverviewScreen(RunbookScreen):
         demo = app.demo
         if demo is not None and demo.banner:
             text.append(demo.banner + "\n", style="cyan")
-        done = sum(1 for s in rt.model.steps if rt.state.step(s.id).status == "done")
+        done = sum(1 for s in rt.model.steps if rt.state.step(s.id).status == StepStatus.DONE)
         current = engine.current_step()
         where = f"next: {rt.model.step(current).title}" if current else "every step is done"
         if rt.resumed:

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static
 
-from runbook.audit import read_records, verify
+from runbook.audit.verify import read_records, verify
 from screens.messages import AuditLoaded, EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunHeader, runbook_app
 

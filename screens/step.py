@@ -16,9 +16,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Markdown, ProgressBar, Sparkline, Static
 
-from runbook.engine import StepStatus
 from runbook.model import ManualAction, Step
 from runbook.runner import CheckOutcome
+from runbook.state import StepStatus
 from screens.messages import EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from runbook.aws import SessionFactory, build_session
+from runbook.aws.session import SessionFactory, build_session
 from runbook.checkapi import CheckContext
 from runbook.model import Runbook
 from tests.helpers import base_runbook

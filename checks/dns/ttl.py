@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from runbook.audit import read_records
+from runbook.audit.verify import read_records
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
-from runbook.dns import normalize_name, read_record_sets
+from runbook.dns.records import normalize_name, read_record_sets
 from runbook.runtime import AUDIT_FILE
 
 # The engine records both; a reconciled outcome (after a crash) carries only `lowered_at`.

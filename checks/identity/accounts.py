@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from runbook.aws.identity import compare
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
-from runbook.identity import compare
 
 
 class AccountsCheck(Check[NoParams]):

@@ -29,6 +29,7 @@ from checks.dms.common import (
     merge_max,
 )
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
+from runbook.state import StepStatus
 
 
 class WritesStoppedParams(BaseModel):
@@ -99,7 +100,7 @@ class WritesStoppedCheck(Check[WritesStoppedParams]):
         since: datetime | None = None
         if params.read_only_step is not None:
             saved = ctx.state.steps.get(params.read_only_step) if ctx.state else None
-            if saved is None or saved.status != "done" or saved.finished_at is None:
+            if saved is None or saved.status != StepStatus.DONE or saved.finished_at is None:
                 return CheckResult.failed(
                     f"the source is not confirmed read-only yet: step {params.read_only_step} "
                     "is not done"

@@ -98,7 +98,7 @@ async def walk_demo(pilot: Pilot[Any], *, stop_before: str) -> tuple[list[str], 
     the action runs (`a`, confirmed with `y` when asked). Returns the steps
     that were blocked and those that were waived.
     """
-    from runbook.engine import StepStatus
+    from runbook.state import StepStatus
     from screens.app import RunbookApp
     from screens.confirm import ConfirmScreen
     from screens.step import StepScreen

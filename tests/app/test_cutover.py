@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from runbook.audit import read_records, verify
+from runbook.audit.verify import read_records, verify
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
-from runbook.dns import Snapshot, same_sets
-from runbook.engine import Engine, StepStatus
+from runbook.dns.records import same_sets
+from runbook.dns.snapshot import Snapshot
+from runbook.engine import Engine
 from runbook.registry import CheckEntry, CheckRegistry
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from screens.app import build_app
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
@@ -192,7 +194,7 @@ async def test_rollback_starts_while_slow_checks_run(
     for index in range(slow_jobs):
         runtime.loaded.model.steps[0].checks.append(CheckRef(id="test.slow"))
         runtime.loaded.params[("verify-accounts", index)] = NoParams()
-    runtime.state.step("verify-accounts").status = "pending"
+    runtime.state.step("verify-accounts").status = StepStatus.PENDING
 
     app = build_app(runtime=runtime)
     SlowCheck.release.clear()

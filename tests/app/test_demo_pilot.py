@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.audit import read_records, verify
-from runbook.demo import Demo
-from runbook.dns import Snapshot, read_record_sets, same_sets
+from runbook.audit.verify import read_records, verify
+from runbook.demo.world import Demo
+from runbook.dns.records import read_record_sets, same_sets
+from runbook.dns.snapshot import Snapshot
 from screens.app import DemoHooks, build_app
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.audit import verify
+from runbook.audit.verify import verify
 
 pytestmark = [
     pytest.mark.tmux,

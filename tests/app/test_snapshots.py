@@ -18,7 +18,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from syrupy.assertion import SnapshotAssertion
 
-from runbook.audit import AuditLog
+from runbook.audit.log import AuditLog
 from runbook.runtime import Runtime
 from screens.app import RunbookApp, build_app
 from tests.app.conftest import settle

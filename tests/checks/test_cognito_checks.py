@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from checks.cognito.migration_progress import Pacer
 from checks.cognito.migration_trigger import invoke_allowed
-from runbook.aws import SessionFactory, build_session
+from runbook.aws.session import SessionFactory, build_session
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
 from tests.helpers import REGION, SOURCE, TARGET, base_runbook, run_check

@@ -11,8 +11,8 @@ import pytest
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
 
-from runbook.audit import AuditLog
-from runbook.aws import SessionFactory, build_session
+from runbook.audit.log import AuditLog
+from runbook.aws.session import SessionFactory, build_session
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from runbook.aws import SessionFactory
+from runbook.aws.session import SessionFactory
 from runbook.checkapi import CheckContext, CheckResult, Status
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry

@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runbook.aws import SessionFactory
-from runbook.cognito import force_migrate
+from runbook.aws.session import SessionFactory
+from runbook.cognito.force_migrate import force_migrate
 from runbook.model import Runbook
 from tests.helpers import base_runbook
 

@@ -24,9 +24,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from runbook.audit import read_records
-from runbook.aws import SessionFactory
-from runbook.cognito import (
+from runbook.audit.verify import read_records
+from runbook.aws.session import SessionFactory
+from runbook.cognito.force_migrate import (
     CHECKPOINT_FILE,
     JOURNAL_FILE,
     MAP_FILE,
@@ -38,8 +38,8 @@ from runbook.cognito import (
     map_attributes,
     to_e164,
 )
+from runbook.cognito.trigger.handler import accepted_attributes
 from runbook.engine import Engine
-from runbook.migration_lambda import accepted_attributes
 from runbook.runtime import Runtime
 from tests.helpers import base_runbook, write_runbook
 

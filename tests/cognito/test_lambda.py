@@ -27,9 +27,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from runbook import migration_lambda
-from runbook.aws import build_session
-from runbook.migration_lambda import (
+from runbook.aws.session import build_session
+from runbook.cognito.trigger import handler as migration_lambda
+from runbook.cognito.trigger.handler import (
     BAD_CREDENTIALS,
     UNAVAILABLE,
     LambdaConfig,
@@ -617,7 +617,7 @@ def test_lambda_package_command_writes_the_deployable_zip(
 ) -> None:
     import zipfile
 
-    from runbook.cli import main
+    from runbook.cli.main import main
 
     out = tmp_path / "trigger.zip"
     assert main(["lambda", "package", "--out", str(out)]) == 0

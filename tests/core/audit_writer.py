@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from runbook.audit import AuditLog
+from runbook.audit.log import AuditLog
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from runbook.dns import read_record_sets
+from runbook.dns.records import read_record_sets
 from tests.helpers import DNS, DNS_ROLE, REGION, base_runbook, write_runbook
 
 NAME = "app.example.com"

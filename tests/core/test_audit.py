@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook.audit import GENESIS, AuditLog, AuditWriteError, read_records, record_hash, verify
-from runbook.cli import main
+from runbook.audit.log import AuditLog, AuditWriteError
+from runbook.audit.record import GENESIS, record_hash
+from runbook.audit.verify import read_records, verify
+from runbook.cli.main import main
 
 
 def write_log(path: Path, count: int = 6) -> AuditLog:

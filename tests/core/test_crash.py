@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook.audit import read_records, verify
-from runbook.engine import Engine, StepStatus
+from runbook.audit.verify import read_records, verify
+from runbook.engine import Engine
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from tests.core import dnsworld as w
 from tests.core.test_dns import dns_session, walk
 

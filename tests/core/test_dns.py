@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from runbook.aws import build_session
-from runbook.dns import canonical_set, same_sets
-from runbook.engine import Engine, GateNotPassed, StepStatus
+from runbook.aws.session import build_session
+from runbook.dns.records import canonical_set, same_sets
+from runbook.engine import Engine, GateNotPassed
 from runbook.loader import RunbookError, load
 from runbook.model import Account
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from tests.core import dnsworld as w
 from tests.helpers import DNS, DNS_ROLE, REGION, TARGET
 
@@ -119,7 +120,9 @@ def test_flip_never_overwrites_an_existing_snapshot(aws: None, tmp_path: Path) -
     for step in ("verify-accounts", "lower-ttl", "flip-dns"):
         walk(engine, step)
     first = runtime.snapshot_path.read_text()
-    runtime.state.step("flip-dns").status = "pending"  # as if the outcome was never recorded
+    runtime.state.step(
+        "flip-dns"
+    ).status = StepStatus.PENDING  # as if the outcome was never recorded
     walk(engine, "flip-dns")
     assert runtime.snapshot_path.read_text() == first
     assert runtime.rollback(sleep=lambda _s: None).confirmed

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from runbook.audit import read_records, verify
-from runbook.cli import main
-from runbook.engine import Engine, GateNotPassed, StepStatus
+from runbook.audit.verify import read_records, verify
+from runbook.cli.main import main
+from runbook.engine import Engine, GateNotPassed
 from runbook.runtime import Runtime
+from runbook.state import StepStatus
 from tests.helpers import TARGET, base_runbook, write_runbook
 
 

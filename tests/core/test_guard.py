@@ -9,8 +9,8 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from runbook.aws import build_session
-from runbook.guard import SOURCE_ALLOWLIST, ReadOnlyViolation, is_allowed
+from runbook.aws.guard import SOURCE_ALLOWLIST, ReadOnlyViolation, is_allowed
+from runbook.aws.session import build_session
 from runbook.model import Account
 from tests.helpers import REGION, SOURCE, SOURCE_ROLE
 

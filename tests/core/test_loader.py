@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runbook.cli import main
+from runbook.cli.main import main
 from tests.helpers import base_runbook, write_runbook
 
 ROOT = Path(__file__).resolve().parents[2]

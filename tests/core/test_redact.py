@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.redact import MASK, install_logging, redact, redact_text
+from runbook.aws.redact import MASK, install_logging, redact, redact_text
 from tests.core import dnsworld as w
 
 CANARY_KEY = "AKIACANARY0000000001"

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from runbook.audit import AuditLog, canonical, read_records, record_hash, verify
-from runbook.redact import MASK
-from runbook.report import (
+from runbook.audit.log import AuditLog
+from runbook.audit.record import canonical, record_hash
+from runbook.audit.verify import read_records, verify
+from runbook.aws.redact import MASK
+from runbook.report.build import (
     build_report,
     fmt_delta,
     fmt_duration,
@@ -486,8 +488,8 @@ def assert_well_formed(page: str) -> None:
 
 
 def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from runbook.audit import AuditLog
-    from runbook.cli import main
+    from runbook.audit.log import AuditLog
+    from runbook.cli.main import main
 
     log = tmp_path / "audit.jsonl"
     audit = AuditLog(log, run_id="r1", environment="production", operator={"local_user": "ann"})

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from runbook.aws import SessionFactory
+from runbook.aws.session import SessionFactory
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams, Status
 from runbook.model import Runbook
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks

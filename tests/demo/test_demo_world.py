@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from runbook.cli import main
-from runbook.demo import (
+from runbook.cli.main import main
+from runbook.demo.emulator import Emulator, port_open
+from runbook.demo.world import (
     FIXES,
     HINTS,
     READ_ONLY_STEP,
@@ -38,7 +39,6 @@ from runbook.demo import (
     bound_fixes,
     write_runbook,
 )
-from runbook.emulator import Emulator, port_open
 from runbook.engine import Engine
 from runbook.runtime import Runtime
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.audit import read_records, verify
-from runbook.demo import Demo
-from runbook.dns import read_record_sets
+from runbook.audit.verify import read_records, verify
+from runbook.demo.world import Demo
+from runbook.dns.records import read_record_sets
 from screens.app import DemoHooks, build_app
 from screens.confirm import ConfirmScreen
 from screens.messages import RollbackFinished

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runbook.cli import main
+from runbook.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = (ROOT / "runbook.toml").read_text()

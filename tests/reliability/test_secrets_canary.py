@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from runbook.demo import Demo
-from runbook.redact import install_logging
+from runbook.aws.redact import install_logging
+from runbook.demo.world import Demo
 from screens.app import DemoHooks, build_app
 from tests.app.conftest import settle, type_text
 

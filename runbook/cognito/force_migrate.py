@@ -50,9 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from runbook.audit import fsync_dir
-from runbook.migration_lambda import accepted_attributes, copy_attributes
-from runbook.state import atomic_write
+from runbook.cognito.trigger.handler import accepted_attributes, copy_attributes
+from runbook.durable import atomic_write, fsync_dir
 
 if TYPE_CHECKING:
     from runbook.actions import ActionContext, ActionOutcome

@@ -20,9 +20,9 @@ from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
-from runbook.guard import read_only_guard, read_only_sign_guard
+from runbook.aws.guard import read_only_guard, read_only_sign_guard
+from runbook.aws.redact import register_secret
 from runbook.model import Account, Accounts
-from runbook.redact import register_secret
 
 DEFAULT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},

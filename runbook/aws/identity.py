@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runbook.aws import SessionFactory
+from runbook.aws.session import SessionFactory
 from runbook.model import Runbook
 
 

@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runbook import __version__
-from runbook.audit import AuditCorruptError, AuditWriteError, read_records, verify
-from runbook.aws import CredentialsError
+from runbook.audit.log import AuditCorruptError, AuditWriteError
+from runbook.audit.verify import read_records, verify
+from runbook.aws.redact import install_logging
+from runbook.aws.session import CredentialsError
 from runbook.checkapi import Status
-from runbook.dns import RollbackResult, Snapshot
+from runbook.dns.rollback import RollbackResult
+from runbook.dns.snapshot import Snapshot
 from runbook.loader import RunbookError
 from runbook.model import ManualAction, Runbook
-from runbook.redact import install_logging
 from runbook.registry import CheckLoadError, CheckRegistry
 from runbook.runner import CheckOutcome, gate_passes
 
@@ -316,7 +318,7 @@ def _print_rollback(result: RollbackResult) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from runbook.rollback import NoSnapshotError, run_rollback
+    from runbook.dns.rollback import NoSnapshotError, run_rollback
     from runbook.runtime import Runtime
 
     try:
@@ -351,7 +353,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         snapshot = Snapshot.load(runtime.snapshot_path)
         if not _confirm(_rollback_question(snapshot), args.yes):
             runtime.audit.record("rollback.not_confirmed")
-            from runbook.dns import manual_command, write_rollback_batch
+            from runbook.dns.rollback import manual_command, write_rollback_batch
 
             command = manual_command(snapshot, write_rollback_batch(snapshot, runtime.state_dir))
             print(f"not confirmed; nothing sent. By hand:\n  {command}", file=sys.stderr)
@@ -380,7 +382,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if args.audit_command == "report":
-        from runbook.report import report_command
+        from runbook.report.build import report_command
 
         return report_command(path, args.out, args.previous)
     report = verify(path)
@@ -439,7 +441,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from runbook.demo import Demo, DemoDirectoryError
+    from runbook.demo.world import Demo, DemoDirectoryError
 
     directory = Path(args.dir) if args.dir else Path("runbook-demo")
     print(f"Starting the emulator and seeding a two-account world into {directory}/ ...")
@@ -463,7 +465,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_lambda(args: argparse.Namespace) -> int:
-    from runbook.migration_lambda import HANDLER, build_zip
+    from runbook.cognito.trigger.handler import HANDLER, build_zip
 
     path = build_zip(args.out)
     print(

@@ -40,9 +40,9 @@ from string import Template
 from types import TracebackType
 from typing import Any, Literal
 
-from runbook import migration_lambda
-from runbook.aws import SessionFactory
-from runbook.emulator import DEFAULT_REGION, LOOPBACK, Emulator
+from runbook.aws.session import SessionFactory
+from runbook.cognito.trigger import handler as migration_lambda
+from runbook.demo.emulator import DEFAULT_REGION, LOOPBACK, Emulator
 from runbook.model import Account
 
 TARGET_ACCOUNT = "123456789012"  # moto's default: the demo's own keys land here

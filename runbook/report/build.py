@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook import __version__
-from runbook.audit import verify
-from runbook.redact import redact, redact_text
+from runbook.audit.verify import verify
+from runbook.aws.redact import redact, redact_text
 
 EXIT_OK, EXIT_NOT_INTACT, EXIT_USAGE = 0, 1, 2
 TIMELINE_LIMIT = 5000  # beyond this the timeline is `runbook audit show`'s job

@@ -1,0 +1,151 @@
+"""One audit record: its fields, event names, canonical form, hash and one-line gist."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from runbook.formatting import parse_time
+
+GENESIS = "0" * 64
+RECORD_KEYS = (
+    "seq",
+    "time",
+    "run_id",
+    "operator",
+    "environment",
+    "step",
+    "event",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+class EventName(enum.StrEnum):
+    """Every event the tool writes; readers match on these, never on bare strings."""
+
+    RUN_STARTED = "run.started"
+    RUN_RESUMED = "run.resumed"
+    IDENTITY_VERIFIED = "identity.verified"
+    IDENTITY_MISMATCH = "identity.mismatch"
+    GATE_STARTED = "gate.started"
+    GATE_FINISHED = "gate.finished"
+    GATE_WAIVED = "gate.waived"
+    CHECK_RESULT = "check.result"
+    ACTION_INTENT = "action.intent"
+    ACTION_OUTCOME = "action.outcome"
+    ACTION_RECONCILED = "action.reconciled"
+    ACTION_REFUSED = "action.refused"
+    ACTION_NOT_CONFIRMED = "action.not_confirmed"
+    DNS_SNAPSHOT_SAVED = "dns.snapshot_saved"
+    ROLLBACK_INTENT = "rollback.intent"
+    ROLLBACK_OUTCOME = "rollback.outcome"
+    ROLLBACK_NOT_CONFIRMED = "rollback.not_confirmed"  # the operator declined the confirmation
+    AUDIT_TORN_TAIL_DISCARDED = "audit.torn_tail_discarded"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One record as read back: every field typed. `details` stays a free-form mapping."""
+
+    seq: int
+    time: str
+    run_id: str
+    operator: dict[str, Any]
+    environment: str
+    step: str | None
+    event: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> AuditRecord:
+        """A record from its JSON object; ValueError names what is missing or mistyped."""
+        try:
+            seq = raw["seq"]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise ValueError(f"seq is {type(seq).__name__}, not a number")
+            details = raw.get("details") or {}
+            operator = raw.get("operator") or {}
+            if not isinstance(details, dict) or not isinstance(operator, dict):
+                raise ValueError("details and operator must be objects")
+            step = raw.get("step")
+            return cls(
+                seq=seq,
+                time=str(raw["time"]),
+                run_id=str(raw.get("run_id") or ""),
+                operator=operator,
+                environment=str(raw.get("environment") or ""),
+                step=None if step is None else str(step),
+                event=str(raw["event"]),
+                details=details,
+                prev_hash=str(raw.get("prev_hash") or ""),
+                hash=str(raw.get("hash") or ""),
+            )
+        except KeyError as exc:
+            raise ValueError(f"missing field {exc.args[0]}") from None
+
+    @property
+    def when(self) -> datetime | None:
+        return parse_time(self.time)
+
+    @property
+    def who(self) -> str:
+        """The local user and, when known, the AWS principal behind them."""
+        user = self.operator.get("local_user")
+        arn = self.operator.get("aws_arn")
+        if user and arn:
+            return f"{user} ({arn})"
+        return str(user or arn or "?")
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [] if value in (None, "") else [str(value)]
+
+
+def gist(event: str, details: Mapping[str, Any]) -> str:
+    """The one line that says what a record is about (timeline, report, show)."""
+    d = details
+    if event == EventName.CHECK_RESULT:
+        return f"{d.get('check')} {d.get('status')}: {d.get('summary')}"
+    if event == EventName.GATE_FINISHED:
+        return "passed" if d.get("passed") is True else "NOT passed"
+    if event == EventName.GATE_STARTED:
+        return ", ".join(_names(d.get("checks"))) or "(no checks)"
+    if event == EventName.ACTION_INTENT:
+        return str(d.get("kind") or "")
+    if event.startswith("identity."):
+        accounts = [a for a in d.get("accounts") or [] if isinstance(a, dict)]
+        return ", ".join(
+            f"{a.get('account')} {a.get('actual') or a.get('error')}" for a in accounts
+        )
+    if event in (EventName.RUN_STARTED, EventName.RUN_RESUMED):
+        return f"{d.get('migration')} (ticket {d.get('ticket') or 'none'})"
+    if event == EventName.ROLLBACK_INTENT:
+        return f"{d.get('name')} {d.get('type')} back to the snapshot"
+    if event == EventName.ROLLBACK_OUTCOME:
+        return str(d.get("summary") or ("confirmed" if d.get("confirmed") else "NOT confirmed"))
+    for key in ("summary", "reason", "note", "confirm", "path"):
+        if d.get(key):
+            return str(d[key])
+    return ""

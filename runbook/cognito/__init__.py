@@ -1,0 +1,1 @@
+"""Cognito user migration: attributes, pacing, the journal and force-migration."""

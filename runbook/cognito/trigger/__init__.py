@@ -1,0 +1,1 @@
+"""The deployed UserMigration trigger and its packager."""

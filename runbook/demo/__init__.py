@@ -1,0 +1,1 @@
+"""The rehearsal: an embedded emulator seeded with a two-account world."""

@@ -1,0 +1,140 @@
+"""The flip and the TTL change: the sets they UPSERT, sent in one batch and read back.
+
+INSYNC means Route 53's servers have the change, while resolvers keep the old
+answer for the old TTL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runbook.dns.records import (
+    DnsError,
+    change_batch,
+    contains_sets,
+    normalize_name,
+    read_record_sets,
+    strip_set,
+    zone_id,
+)
+from runbook.model import AliasFlip, Dns, SimpleFlip, WeightedFlip
+
+
+def lowered_sets(
+    cfg: Dns, current: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Record sets with the TTL lowered to the cutover TTL, and the largest previous TTL."""
+    if not current:
+        raise DnsError(f"no {cfg.type} record named {cfg.name} in zone {cfg.zone_id}")
+    changed = []
+    previous: int | None = None
+    for record_set in current:
+        if "AliasTarget" in record_set:
+            continue  # alias records have no settable TTL
+        ttl = int(record_set["TTL"])
+        previous = max(previous or 0, ttl)
+        if ttl > cfg.cutover_ttl:
+            changed.append({**strip_set(record_set), "TTL": cfg.cutover_ttl})
+    return changed, previous
+
+
+def flipped_sets(cfg: Dns, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record sets the flip UPSERTs, derived from the snapshot."""
+    flip = cfg.flip
+    name = normalize_name(cfg.name)
+    if isinstance(flip, WeightedFlip):
+        by_id = {rs.get("SetIdentifier"): rs for rs in current}
+        missing = [
+            sid
+            for sid in (flip.source_set_identifier, flip.target_set_identifier)
+            if sid not in by_id
+        ]
+        if missing:
+            raise DnsError(
+                f"weighted flip needs both record sets to exist before the flip; missing "
+                f"SetIdentifier {', '.join(missing)} on {cfg.name} {cfg.type} "
+                "(create the target's set with weight 0 first, so rollback can restore both)"
+            )
+        return [
+            {**strip_set(by_id[flip.source_set_identifier]), "Weight": 0},
+            {**strip_set(by_id[flip.target_set_identifier]), "Weight": flip.target_weight},
+        ]
+    if any("SetIdentifier" in rs for rs in current):
+        raise DnsError(
+            f"{cfg.name} {cfg.type} has weighted/routed record sets; use flip mode `weighted`"
+        )
+    if isinstance(flip, AliasFlip):
+        return [
+            {
+                "Name": name,
+                "Type": cfg.type,
+                "AliasTarget": {
+                    "HostedZoneId": flip.hosted_zone_id,
+                    "DNSName": flip.dns_name,
+                    "EvaluateTargetHealth": flip.evaluate_target_health,
+                },
+            }
+        ]
+    assert isinstance(flip, SimpleFlip)
+    return [
+        {
+            "Name": name,
+            "Type": cfg.type,
+            "TTL": cfg.cutover_ttl,
+            "ResourceRecords": [{"Value": v} for v in flip.values],
+        }
+    ]
+
+
+def wait_insync(
+    client: Any,
+    change_id: str,
+    *,
+    delay_s: float,
+    deadline_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Poll GetChange with an explicit delay until INSYNC or the deadline; return the status."""
+    end = clock() + deadline_s
+    while True:
+        status = str(client.get_change(Id=change_id)["ChangeInfo"]["Status"])
+        if status == "INSYNC" or clock() + delay_s > end:
+            return status
+        sleep(delay_s)
+
+
+@dataclass
+class ChangeOutcome:
+    change_id: str
+    status: str
+    read_back: list[dict[str, Any]]
+    matches: bool
+
+
+def apply_and_confirm(
+    client: Any,
+    zone: str,
+    cfg_name: str,
+    rtype: str,
+    record_sets: list[dict[str, Any]],
+    *,
+    comment: str,
+    delay_s: float = 2.0,
+    deadline_s: float = 180.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ChangeOutcome:
+    """UPSERT in one batch, wait for INSYNC, read back and compare."""
+    response = client.change_resource_record_sets(
+        HostedZoneId=zone_id(zone), ChangeBatch=change_batch(record_sets, comment)
+    )
+    change_id = response["ChangeInfo"]["Id"]
+    status = wait_insync(client, change_id, delay_s=delay_s, deadline_s=deadline_s, sleep=sleep)
+    read_back = read_record_sets(client, zone, cfg_name, rtype)
+    return ChangeOutcome(change_id, status, read_back, contains_sets(read_back, record_sets))
+
+
+# --- rollback ---------------------------------------------------------------

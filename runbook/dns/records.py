@@ -1,0 +1,108 @@
+"""Reading and comparing Route 53 record sets.
+
+Facts this respects: `list_resource_record_sets` returns names at or after the
+one asked for (filter for the exact name and type); names come back with a
+trailing dot and `*` escaped as `\\052`; alias records have no TTL. Every change
+is an UPSERT, so repeating one is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_ROUTING_KEYS = (
+    "SetIdentifier",
+    "Weight",
+    "Region",
+    "Failover",
+    "GeoLocation",
+    "MultiValueAnswer",
+    "HealthCheckId",
+    "CidrRoutingConfig",
+)
+
+
+class DnsError(RuntimeError):
+    """A DNS action cannot go ahead; nothing was sent."""
+
+
+def normalize_name(name: str) -> str:
+    name = name.replace("\\052", "*").lower()
+    return name if name.endswith(".") else name + "."
+
+
+def zone_id(raw: str) -> str:
+    return raw.rsplit("/", 1)[-1]
+
+
+def canonical_set(record_set: dict[str, Any]) -> dict[str, Any]:
+    """A comparable form: normalised names, sorted values, no read-only fields."""
+    out: dict[str, Any] = {
+        "Name": normalize_name(record_set["Name"]),
+        "Type": record_set["Type"],
+    }
+    if "AliasTarget" in record_set:
+        alias = record_set["AliasTarget"]
+        out["AliasTarget"] = {
+            "HostedZoneId": alias["HostedZoneId"],
+            "DNSName": normalize_name(alias["DNSName"]),
+            "EvaluateTargetHealth": bool(alias.get("EvaluateTargetHealth", False)),
+        }
+    else:
+        out["TTL"] = record_set.get("TTL")
+        out["ResourceRecords"] = sorted(r["Value"] for r in record_set.get("ResourceRecords", []))
+    for key in _ROUTING_KEYS:
+        if key in record_set:
+            out[key] = record_set[key]
+    return out
+
+
+def same_sets(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> bool:
+    def key(s: dict[str, Any]) -> str:
+        return json.dumps(canonical_set(s), sort_keys=True)
+
+    return sorted(map(key, left)) == sorted(map(key, right))
+
+
+def contains_sets(actual: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    have = {json.dumps(canonical_set(s), sort_keys=True) for s in actual}
+    return all(json.dumps(canonical_set(s), sort_keys=True) in have for s in wanted)
+
+
+def read_record_sets(client: Any, zone: str, name: str, rtype: str) -> list[dict[str, Any]]:
+    """Every record set with exactly this name and type (weighted ones included)."""
+    wanted = normalize_name(name)
+    kwargs: dict[str, Any] = {
+        "HostedZoneId": zone_id(zone),
+        "StartRecordName": wanted,
+        "StartRecordType": rtype,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        page = client.list_resource_record_sets(**kwargs)
+        for record_set in page.get("ResourceRecordSets", []):
+            if normalize_name(record_set["Name"]) == wanted and record_set["Type"] == rtype:
+                found.append(record_set)
+            else:
+                # Results are sorted from (name, type) on: the first other one ends the run.
+                return found
+        if not page.get("IsTruncated"):
+            return found
+        kwargs["StartRecordName"] = page["NextRecordName"]
+        kwargs["StartRecordType"] = page.get("NextRecordType", rtype)
+        if "NextRecordIdentifier" in page:
+            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+        else:
+            kwargs.pop("StartRecordIdentifier", None)
+
+
+def strip_set(record_set: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record_set.items() if k != "ResponseMetadata"}
+
+
+def change_batch(record_sets: list[dict[str, Any]], comment: str) -> dict[str, Any]:
+    return {
+        "Comment": comment,
+        "Changes": [{"Action": "UPSERT", "ResourceRecordSet": rs} for rs in record_sets],
+    }

@@ -1,0 +1,233 @@
+"""The one rollback: UPSERT the snapshot until INSYNC and read back equal, audited.
+
+Its Route 53 client has botocore's retries off so that the bounded, jittered
+loop here is the only retry policy; it shares nothing with the app's other
+workers but the audit log and the run state.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+
+from runbook.audit.log import AuditLog
+from runbook.aws.errors import is_retryable
+from runbook.aws.session import SessionFactory
+from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
+from runbook.dns.snapshot import Snapshot
+from runbook.durable import atomic_write
+from runbook.model import Account
+from runbook.state import RunState, StateStore, StepStatus, utcnow
+
+ROLLBACK_BATCH_FILE = "rollback-change-batch.json"
+
+# The rollback client does no retries of its own: its loop below owns them, so
+# a retry quota drained by other clients can never stop a rollback.
+ROLLBACK_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},  # max_attempts counts retries only
+    connect_timeout=3,
+    read_timeout=8,
+)
+
+
+@dataclass
+class RollbackResult:
+    confirmed: bool
+    attempts: int
+    message: str
+    manual_command: str
+    change_id: str | None = None
+    read_back: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def manual_command(snapshot: Snapshot, batch_path: Path) -> str:
+    parts = [
+        "aws",
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        snapshot.zone_id,
+        "--change-batch",
+        f"file://{batch_path.resolve()}",
+    ]
+    profile = snapshot.account.get("profile")
+    if profile:
+        parts += ["--profile", profile]
+    return shlex.join(parts)
+
+
+def write_rollback_batch(snapshot: Snapshot, state_dir: Path) -> Path:
+    path = state_dir / ROLLBACK_BATCH_FILE
+    batch = change_batch(snapshot.record_sets, "runbook rollback to pre-flip snapshot")
+    atomic_write(path, json.dumps(batch, indent=2).encode("utf-8"))
+    return path
+
+
+def rollback(
+    snapshot: Snapshot,
+    client: Any,
+    *,
+    state_dir: Path,
+    deadline_s: float = 120.0,
+    poll_s: float = 2.0,
+    base_backoff_s: float = 0.2,
+    max_backoff_s: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: Callable[[], float] = random.random,
+    on_attempt: Callable[[int, str], None] | None = None,
+) -> RollbackResult:
+    """UPSERT the snapshot until it is INSYNC and reads back equal, or the deadline passes.
+
+    Only UPSERTs of the saved sets are sent, so every retry is safe to repeat.
+    Retries use full jitter (a random wait up to an exponential cap).
+    """
+    batch_path = write_rollback_batch(snapshot, state_dir)
+    command = manual_command(snapshot, batch_path)
+    end = clock() + deadline_s
+    attempts = 0
+    errors: list[str] = []
+    change_id: str | None = None
+    read_back: list[dict[str, Any]] = []
+    while True:
+        attempts += 1
+        try:
+            if change_id is None:
+                response = client.change_resource_record_sets(
+                    HostedZoneId=snapshot.zone_id,
+                    ChangeBatch=change_batch(snapshot.record_sets, "runbook rollback"),
+                )
+                change_id = str(response["ChangeInfo"]["Id"])
+                if on_attempt:
+                    on_attempt(attempts, f"change {change_id} accepted")
+            status = str(client.get_change(Id=change_id)["ChangeInfo"]["Status"])
+            if status == "INSYNC":
+                read_back = [
+                    strip_set(rs)
+                    for rs in read_record_sets(
+                        client, snapshot.zone_id, snapshot.name, snapshot.type
+                    )
+                ]
+                if same_sets(read_back, snapshot.record_sets):
+                    return RollbackResult(
+                        True,
+                        attempts,
+                        "rollback confirmed: records read back equal the snapshot",
+                        command,
+                        change_id,
+                        read_back,
+                        errors,
+                    )
+                errors.append("read-back differs from the snapshot; sending the UPSERT again")
+                change_id = None
+            delay = poll_s
+        except Exception as exc:
+            if not is_retryable(exc):
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return RollbackResult(
+                    False,
+                    attempts,
+                    f"rollback NOT confirmed: {exc}",
+                    command,
+                    change_id,
+                    read_back,
+                    errors,
+                )
+            errors.append(f"attempt {attempts}: {type(exc).__name__}: {exc}")
+            if on_attempt:
+                on_attempt(attempts, f"retrying after {type(exc).__name__}")
+            delay = rng() * min(max_backoff_s, base_backoff_s * 2 ** min(attempts, 10))
+        remaining = end - clock()
+        if remaining <= 0:
+            return RollbackResult(
+                False,
+                attempts,
+                f"rollback NOT confirmed within {deadline_s:.0f}s ({attempts} attempts)",
+                command,
+                change_id,
+                read_back,
+                errors,
+            )
+        sleep(min(delay, remaining))
+
+
+class NoSnapshotError(RuntimeError):
+    """There is nothing to roll back to: the flip never took its snapshot."""
+
+
+def run_rollback(
+    *,
+    snapshot_path: Path,
+    sessions: SessionFactory | None,
+    audit: AuditLog | None,
+    state: RunState | None,
+    save_state: Callable[[], None] | None,
+    deadline_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    on_attempt: Callable[[int, str], None] | None = None,
+    flip_steps: tuple[str, ...] = (),
+) -> RollbackResult:
+    """Roll DNS back to the snapshot. With `sessions=None`, the snapshot's own account is used."""
+    if not snapshot_path.exists():
+        raise NoSnapshotError(f"no DNS snapshot at {snapshot_path}: the flip has not run")
+    snapshot = Snapshot.load(snapshot_path)
+    if sessions is None:
+        sessions = SessionFactory({snapshot.account_name: Account(**snapshot.account)})
+    if audit is not None:
+        audit.record(
+            "rollback.intent",
+            zone_id=snapshot.zone_id,
+            name=snapshot.name,
+            type=snapshot.type,
+            record_sets=snapshot.record_sets,
+            deadline_s=deadline_s,
+        )
+    try:
+        client = sessions.client(snapshot.account_name, "route53", config=ROLLBACK_CLIENT_CONFIG)
+        result = rollback(
+            snapshot,
+            client,
+            state_dir=snapshot_path.parent,
+            deadline_s=deadline_s,
+            sleep=sleep,
+            on_attempt=on_attempt,
+        )
+    except Exception as exc:  # credentials, a bad snapshot: still end with a clear outcome
+        command = manual_command(snapshot, write_rollback_batch(snapshot, snapshot_path.parent))
+        result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", command)
+    if audit is not None:
+        audit.record(
+            "rollback.outcome",
+            confirmed=result.confirmed,
+            attempts=result.attempts,
+            summary=result.message,
+            change_id=result.change_id,
+            read_back=result.read_back,
+            errors=result.errors[-10:],
+            manual_command=None if result.confirmed else result.manual_command,
+        )
+    if state is not None and save_state is not None:
+        state.dns.rolled_back_at = utcnow()
+        state.dns.rollback_confirmed = result.confirmed
+        if result.confirmed:
+            state.dns.flipped_at = None
+            for step_id in flip_steps:  # the flip may be offered again
+                saved = state.step(step_id)
+                saved.status = StepStatus.PENDING
+                saved.note = "rolled back"
+        save_state()
+    return result
+
+
+def state_from_disk(state_dir: Path) -> tuple[StateStore, RunState]:
+    store = StateStore(state_dir / "state.json")
+    return store, store.load()

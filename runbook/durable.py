@@ -1,0 +1,144 @@
+"""Durable files: the one atomic replace, directory fsync and append-only file.
+
+Every file a run keeps goes through here, so there is one answer to "what is on
+disk after a crash at any instant": the old or the new content of a replaced
+file, and every acknowledged line of an append-only file (a torn last line was
+never acknowledged and is dropped on reopen).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+TAIL_CHUNK = 64 * 1024
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Temp file beside `path`, written, fsynced, renamed over it, directory fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: a crash leaves the old or the new content, never a mix."""
+    _replace_with(path, lambda handle: handle.write(data))
+
+
+def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
+    """The same, streamed: for derived lists as long as a user pool."""
+
+    def write(handle: BinaryIO) -> None:
+        for line in lines:
+            handle.write(line.encode("utf-8") + b"\n")
+
+    _replace_with(path, write)
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last complete line of a file, read from its end (the file may be large)."""
+    with open(path, "rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        buffer = b""
+        position = end
+        while position > 0:
+            step = min(TAIL_CHUNK, position)
+            position -= step
+            handle.seek(position)
+            buffer = handle.read(step) + buffer
+            body = buffer[:-1] if buffer.endswith(b"\n") else buffer
+            cut = body.rfind(b"\n")
+            if cut >= 0:
+                return body[cut + 1 :]
+        body = buffer[:-1] if buffer.endswith(b"\n") else buffer
+        return body or None
+
+
+def drop_torn_tail(path: Path) -> bytes | None:
+    """Cut a last line that has no newline (a crash mid-write); return what was cut."""
+    if not path.exists():
+        return None
+    with open(path, "r+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        position = end
+        torn = b""
+        while position > 0:
+            step = min(TAIL_CHUNK, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step)
+            if position + step == end and chunk.endswith(b"\n"):
+                return None
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                torn = chunk[cut + 1 :] + torn
+                position += cut + 1
+                break
+            torn = chunk + torn
+        handle.truncate(position)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return torn or None
+
+
+class AppendOnlyFile:
+    """Whole lines appended with os.write, optionally fsynced each; thread-safe.
+
+    Opening drops a torn last line (it was never acknowledged) and fsyncs the
+    directory when the file is new, so its name survives a crash too.
+    """
+
+    def __init__(self, path: Path, header: bytes = b"") -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
+        self.torn = drop_torn_tail(path)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if created:
+            fsync_dir(path.parent)
+        if header and os.fstat(self._fd).st_size == 0:
+            self.append(header, sync=True)
+
+    def append(self, line: bytes, *, sync: bool) -> None:
+        """Write every byte of `line`; with `sync`, fsync before returning."""
+        with self._lock:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if sync:
+                os.fsync(self._fd)
+
+    def size(self) -> int:
+        with self._lock:
+            os.fsync(self._fd)
+            return os.fstat(self._fd).st_size
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1

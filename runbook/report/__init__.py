@@ -1,0 +1,1 @@
+"""The review report: a view model rendered through templates."""
