@@ -17,7 +17,7 @@ from typing import Any
 
 from runbook.aws.session import SessionFactory
 from runbook.model import Runbook
-from tests.helpers import base_runbook
+from tests.support.runbooks import base_runbook
 
 
 def _status_kib(field: str) -> int:

@@ -1,6 +1,6 @@
 """5. The audit log: records appended a second (each fsynced), records verified a second.
 
-Appending is `AuditLog.record` as every action uses it: structlog processors,
+Appending is `AuditLog.record` as every action uses it: the file lock, the tail re-read,
 redaction, the hash chain, `os.write` and `os.fsync` before it returns. Verify
 is `runbook.audit.verify` (what `runbook audit verify` runs) on a log of
 100,000 records. That log is written by `AuditLog` itself with `os.fsync`

@@ -36,7 +36,7 @@ from bench.common import Measure, Options, Report, child_env, fmt_value, log, ru
 from runbook.aws.session import SessionFactory, build_session
 from runbook.demo.emulator import Emulator
 from runbook.model import Account, Runbook
-from tests.helpers import REGION, SOURCE, SOURCE_ROLE, TARGET, base_runbook
+from tests.support.runbooks import REGION, SOURCE, SOURCE_ROLE, TARGET, base_runbook
 
 RATE = 40.0  # the highest `rate_per_second` a runbook accepts (model: le=40)
 UNPACED = 10_000.0

@@ -27,7 +27,7 @@ from runbook.aws.session import SessionFactory
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams, Status
 from runbook.model import Runbook
 from runbook.runner import CheckJob, run_checks, run_one
-from tests.helpers import REGION, base_runbook
+from tests.support.runbooks import REGION, base_runbook
 
 CHECKS = 16
 DELAY_S = 0.3

@@ -53,8 +53,8 @@ from runbook.state import StepStatus
 from screens.app import RunbookApp, build_app
 from screens.confirm import ConfirmScreen
 from screens.messages import GateFinished, GateStarted, RollbackFinished
-from tests.core import dnsworld as w
-from tests.helpers import REGION, TARGET
+from tests.support import dnsworld as w
+from tests.support.runbooks import REGION, TARGET
 
 SLOW_CHECKS = 10
 POLL_S = 0.1

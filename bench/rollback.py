@@ -27,8 +27,8 @@ from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine
 from runbook.model import Account
 from runbook.runtime import Runtime
-from tests.core import dnsworld as w
-from tests.helpers import REGION, TARGET
+from tests.support import dnsworld as w
+from tests.support.runbooks import REGION, TARGET
 
 
 def _aws_cli() -> Path:

@@ -32,8 +32,8 @@ from bench.common import ROOT, Measure, Options, Report, child_env, log, ratio_l
 from runbook.aws.session import build_session
 from runbook.demo.emulator import Emulator
 from runbook.model import Account
-from tests.core import dnsworld as w
-from tests.helpers import REGION, TARGET
+from tests.support import dnsworld as w
+from tests.support.runbooks import REGION, TARGET
 
 COLUMNS, ROWS = 120, 40
 RUNBOOK_MARKER = "Verify accounts"  # the first step's title, in the overview's table

@@ -7,12 +7,11 @@ between the two.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runbook.action_types import ActionContext, ActionError, ActionOutcome
+from runbook.action_types import Progress as Progress  # re-exported: the engine imports it here
 from runbook.dns.flip import apply_and_confirm, flipped_sets, lowered_sets
 from runbook.dns.records import DnsError, contains_sets, read_record_sets, same_sets
 from runbook.dns.snapshot import Snapshot
@@ -22,39 +21,12 @@ from runbook.model import (
     LowerTtlAction,
     ManualAction,
     NoAction,
-    Step,
     WaitAction,
 )
-from runbook.state import utcnow
+from runbook.state import RunState, utcnow
 
 if TYPE_CHECKING:
     from runbook.runtime import Runtime
-
-Progress = Callable[[float | None, str], None]
-
-
-class ActionError(RuntimeError):
-    """The action could not be carried out; the message says why."""
-
-
-@dataclass
-class ActionOutcome:
-    ok: bool
-    summary: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ActionContext:
-    runtime: Runtime
-    step: Step
-    confirmed: bool = False
-    progress: Progress = lambda _fraction, _message: None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    sleep: Callable[[float], None] = time.sleep
-
-    def dns_client(self) -> Any:
-        return self.runtime.sessions.client(self.runtime.model.dns.account, "route53")
 
 
 def describe_intent(ctx: ActionContext) -> dict[str, Any]:
@@ -84,9 +56,7 @@ def perform(ctx: ActionContext) -> ActionOutcome:
     if isinstance(action, FlipAction):
         return _flip(ctx, action)
     if isinstance(action, ForceMigrateAction):
-        from runbook.cognito.force_migrate import (
-            force_migrate_action,  # imported late: optional module
-        )
+        from runbook.cognito.action import force_migrate_action  # late: optional module
 
         return force_migrate_action(ctx, action)
     raise ActionError(f"unknown action kind {action.kind!r}")
@@ -134,8 +104,12 @@ def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
     if not result.matches:
         raise ActionError(f"TTL change {result.change_id} did not read back as sent")
     lowered_at = utcnow()
-    rt.state.dns.ttl_lowered_at = lowered_at
-    rt.state.dns.previous_ttl = previous
+
+    def lowered(state: RunState) -> None:
+        state.dns.ttl_lowered_at = lowered_at
+        state.dns.previous_ttl = previous
+
+    rt.update_state(lowered)
     return ActionOutcome(
         True,
         f"TTL lowered from {previous}s to {cfg.cutover_ttl}s ({result.status})",
@@ -202,9 +176,12 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
 
 
 def _flipped(rt: Runtime, snapshot: Snapshot, summary: str, extra: dict[str, Any]) -> ActionOutcome:
-    rt.state.dns.flipped_at = utcnow()
-    rt.state.dns.rolled_back_at = None
-    rt.state.dns.rollback_confirmed = None
+    def flipped(state: RunState) -> None:
+        state.dns.flipped_at = utcnow()
+        state.dns.rolled_back_at = None
+        state.dns.rollback_confirmed = None
+
+    rt.update_state(flipped)
     return ActionOutcome(True, summary, {"snapshot": snapshot.record_sets, **extra})
 
 
@@ -221,11 +198,16 @@ def reconcile(ctx: ActionContext) -> ActionOutcome | None:
         current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, cfg.type)
         ttls = [int(rs["TTL"]) for rs in current if "TTL" in rs]
         if ttls and max(ttls) <= cfg.cutover_ttl:
-            rt.state.dns.ttl_lowered_at = rt.state.dns.ttl_lowered_at or utcnow()
+
+            def lowered(state: RunState) -> None:
+                state.dns.ttl_lowered_at = state.dns.ttl_lowered_at or utcnow()
+
+            lowered_at = rt.update_state(lowered).dns.ttl_lowered_at
+            assert lowered_at is not None
             return ActionOutcome(
                 True,
                 "reconciled after a crash: the TTL change had been applied",
-                {"ttl": max(ttls), "lowered_at": rt.state.dns.ttl_lowered_at.isoformat()},
+                {"ttl": max(ttls), "lowered_at": lowered_at.isoformat()},
             )
         return None
     if isinstance(action, FlipAction):

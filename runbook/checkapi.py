@@ -82,6 +82,10 @@ class CheckMeta(BaseModel):
     severity: Literal["critical", "high", "medium", "low"] = "high"
     iam_actions: tuple[str, ...] = ()
     remediation: str = Field(min_length=1)
+    live: bool = False
+    """Watches a draining metric: while its step is open, it is re-run on a timer."""
+    proves_identity: bool = False
+    """Safety rule 6: no action is allowed in a process until this check has passed."""
 
 
 class NoParams(BaseModel):

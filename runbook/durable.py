@@ -8,10 +8,12 @@ never acknowledged and is dropped on reopen).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,11 +28,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _replace_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def _replace_with(path: Path, write: Callable[[BinaryIO], object], mode: int = 0o600) -> None:
     """Temp file beside `path`, written, fsynced, renamed over it, directory fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        if mode != 0o600:  # mkstemp creates 0600: the run's own files stay private
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -42,9 +46,9 @@ def _replace_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace `path` with `data`: a crash leaves the old or the new content, never a mix."""
-    _replace_with(path, lambda handle: handle.write(data))
+    _replace_with(path, lambda handle: handle.write(data), mode)
 
 
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
@@ -106,21 +110,35 @@ def drop_torn_tail(path: Path) -> bytes | None:
 class AppendOnlyFile:
     """Whole lines appended with os.write, optionally fsynced each; thread-safe.
 
-    Opening drops a torn last line (it was never acknowledged) and fsyncs the
-    directory when the file is new, so its name survives a crash too.
+    Several processes may append to one file: `exclusive()` holds an exclusive
+    `flock` on it (the kernel releases it if the holder dies, even by SIGKILL).
+    Opening drops a torn last line (a writer died mid-line; it was never
+    acknowledged) under that lock, and fsyncs the directory when the file is
+    new, so its name survives a crash too.
     """
 
     def __init__(self, path: Path, header: bytes = b"") -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
-        self.torn = drop_torn_tail(path)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if created:
             fsync_dir(path.parent)
-        if header and os.fstat(self._fd).st_size == 0:
-            self.append(header, sync=True)
+        with self.exclusive():
+            self.torn = drop_torn_tail(path)
+            if header and os.fstat(self._fd).st_size == 0:
+                self.append(header, sync=True)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """This thread, and no other thread or process, appends until the block ends."""
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def append(self, line: bytes, *, sync: bool) -> None:
         """Write every byte of `line`; with `sync`, fsync before returning."""

@@ -24,7 +24,7 @@ from runbook.audit.verify import read_records
 from runbook.aws.identity import IdentityFinding, compare
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
-from runbook.state import StepStatus, utcnow
+from runbook.state import RunState, StepStatus, utcnow
 
 GATE_MAX_AGE_S = 15 * 60  # a gate older than this is stale: CDC lag from an hour ago says nothing
 MIN_WAIVER_CHARS = 3
@@ -143,6 +143,11 @@ class Engine:
 
     # --- gates ----------------------------------------------------------------
 
+    def live_checks(self, step_id: str) -> list[str]:
+        """The step's checks that re-run on a timer while the step is open."""
+        step = self.rt.model.step(step_id)
+        return [ref.id for ref in step.checks if self.rt.registry.get(ref.id).meta.live]
+
     def jobs(self, step_id: str, only: list[str] | None = None) -> list[CheckJob]:
         step = self.rt.model.step(step_id)
         jobs = []
@@ -194,7 +199,7 @@ class Engine:
         with self._lock:
             self._gates[step_id] = gate
             for outcome in outcomes:
-                if outcome.check == "identity.accounts" and _ok(outcome):
+                if outcome.proves_identity and _ok(outcome):
                     self._identity_ok = True
         self.rt.audit.record(
             "gate.finished",
@@ -220,8 +225,11 @@ class Engine:
                 for o in gate.outcomes
                 if o.blocking and not _ok(o)
             ]
-            self.rt.state.step(step_id).waiver = reason
-            self.rt.save_state()
+
+            def waived_in(state: RunState) -> None:
+                state.step(step_id).waiver = reason
+
+            self.rt.update_state(waived_in)
         self.rt.audit.record(
             "gate.waived",
             step=step_id,
@@ -276,11 +284,14 @@ class Engine:
             if cancel is not None:
                 ctx.cancel = cancel
             intent = self.rt.audit.record("action.intent", step=step_id, **describe_intent(ctx))
-            saved = self.rt.state.step(step_id)
-            saved.status = StepStatus.RUNNING
-            saved.started_at = utcnow()
-            self.rt.state.in_flight = {"step": step_id, "intent_seq": intent["seq"]}
-            self.rt.save_state()
+
+            def running(state: RunState) -> None:
+                saved = state.step(step_id)
+                saved.status = StepStatus.RUNNING
+                saved.started_at = utcnow()
+                state.in_flight = {"step": step_id, "intent_seq": intent["seq"]}
+
+            self.rt.update_state(running)
         try:
             outcome = perform(ctx)
         except Exception as exc:
@@ -291,17 +302,21 @@ class Engine:
         self.rt.audit.record(
             event, step=step_id, ok=outcome.ok, summary=outcome.summary, **outcome.details
         )
-        with self._lock:
-            saved = self.rt.state.step(step_id)
+
+        def finished(state: RunState) -> None:
+            saved = state.step(step_id)
             saved.status = StepStatus.DONE if outcome.ok else StepStatus.FAILED
             saved.finished_at = utcnow()
             saved.note = outcome.summary
-            # Done or failed, the gate is spent: a retry starts from fresh checks.
-            self._gates.pop(step_id, None)
             if outcome.ok:
                 saved.waiver = None
-            self.rt.state.in_flight = None
-            self.rt.save_state()
+            if state.in_flight and state.in_flight.get("step") == step_id:
+                state.in_flight = None
+
+        with self._lock:
+            # Done or failed, the gate is spent: a retry starts from fresh checks.
+            self._gates.pop(step_id, None)
+            self.rt.update_state(finished)
         return outcome
 
     def dangling_intents(self) -> list[str]:
@@ -342,11 +357,13 @@ class Engine:
                     ok=False,
                     summary="interrupted before it took effect; offered again",
                 )
+
+                def offered_again(state: RunState, step_id: str = step_id) -> None:
+                    state.step(step_id).status = StepStatus.PENDING
+                    state.in_flight = None
+
                 with self._lock:
-                    saved = self.rt.state.step(step_id)
-                    saved.status = StepStatus.PENDING
-                    self.rt.state.in_flight = None
-                    self.rt.save_state()
+                    self.rt.update_state(offered_again)
                 messages.append(f"{step_id}: interrupted before it took effect; offered again")
         return messages
 

@@ -9,7 +9,7 @@ too, so `runbook validate` and `runbook schema` see one definition.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,6 +179,7 @@ class CheckRef(Strict):
 class ManualAction(Strict):
     """The operator does something outside the tool and confirms it."""
 
+    label: ClassVar[str] = "Confirm done"  # the action key's words on the step screen
     kind: Literal["manual"]
     confirm: str = Field(min_length=1, description="What the operator confirms having done.")
 
@@ -186,12 +187,14 @@ class ManualAction(Strict):
 class NoAction(Strict):
     """A gate only: the step is done when its checks pass."""
 
+    label: ClassVar[str] = "Mark done"  # the action key's words on the step screen
     kind: Literal["none"]
 
 
 class WaitAction(Strict):
     """A timed wait, shown as a countdown."""
 
+    label: ClassVar[str] = "Start the wait"  # the action key's words on the step screen
     kind: Literal["wait"]
     seconds: int = Field(ge=1, le=7 * 24 * 3600)
 
@@ -199,12 +202,14 @@ class WaitAction(Strict):
 class LowerTtlAction(Strict):
     """Lower the record's TTL to `dns.cutover_ttl`, recording when."""
 
+    label: ClassVar[str] = "Lower the TTL"  # the action key's words on the step screen
     kind: Literal["dns.lower_ttl"]
 
 
 class FlipAction(Strict):
     """Snapshot the record, then flip it to the target."""
 
+    label: ClassVar[str] = "Flip DNS"  # the action key's words on the step screen
     kind: Literal["dns.flip"]
     insync_deadline_s: float = Field(default=180, gt=0, le=1800)
 
@@ -212,6 +217,7 @@ class FlipAction(Strict):
 class ForceMigrateAction(Strict):
     """Create the users who never signed in in the target pool (reset required)."""
 
+    label: ClassVar[str] = "Force-migrate users"  # the action key's words on the step screen
     kind: Literal["cognito.force_migrate"]
     rate_per_second: float = Field(default=10.0, gt=0, le=40)
     dry_run: bool = False

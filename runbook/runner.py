@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from pydantic import BaseModel
 
+from runbook.aws.errors import error_code
 from runbook.aws.guard import ReadOnlyViolation
 from runbook.aws.session import CredentialsError
 from runbook.checkapi import Check, CheckContext, CheckResult, Status
@@ -43,6 +44,7 @@ class CheckOutcome:
     blocking: bool
     result: CheckResult
     duration_s: float
+    proves_identity: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,7 +85,7 @@ def missing_action(exc: ClientError, iam_actions: tuple[str, ...]) -> str:
 def explain(exc: BaseException, iam_actions: tuple[str, ...] = ()) -> CheckResult:
     """Turn an exception from a check into an `error` result a human can act on."""
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in ACCESS_DENIED:
             action = missing_action(exc, iam_actions)
             return CheckResult.errored(
@@ -150,6 +152,7 @@ def run_checks(
             job.blocking,
             result,
             duration,
+            job.check_cls.meta.proves_identity,
         )
         outcomes[index] = outcome
         if on_result is not None:

@@ -65,7 +65,7 @@ class Runtime:
         resumed = store.exists()
         state = store.load()
         if not resumed:
-            store.save(state)
+            state = store.update(lambda _fresh: None)  # created once, even by two at a time
         audit = AuditLog(
             state_dir / AUDIT_FILE,
             run_id=state.run_id,
@@ -103,9 +103,17 @@ class Runtime:
     def snapshot_path(self) -> Path:
         return self.state_dir / SNAPSHOT_FILE
 
-    def save_state(self) -> None:
+    def update_state(self, change: Callable[[RunState], object]) -> RunState:
+        """Change the run state as other processes may have left it, and keep the result."""
         with self.lock:
-            self.store.save(self.state)
+            self.state = self.store.update(change)
+            return self.state
+
+    def refresh_state(self) -> RunState:
+        """The state as on disk now (another process may have changed it)."""
+        with self.lock:
+            self.state = self.store.load()
+            return self.state
 
     def rollback(
         self,
@@ -119,8 +127,7 @@ class Runtime:
             snapshot_path=self.snapshot_path,
             sessions=self.sessions,
             audit=self.audit,
-            state=self.state,
-            save_state=self.save_state,
+            update_state=self.update_state,
             deadline_s=deadline_s or self.model.settings.rollback_deadline_s,
             sleep=sleep,
             on_attempt=on_attempt,

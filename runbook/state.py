@@ -1,14 +1,21 @@
 """Run state on disk: which steps are done or waived, and the DNS milestones.
 
 Written atomically (temp file, fsync, rename, fsync of the directory) so a
-crash at any instant leaves the old or the new state, never a torn one.
+crash at any instant leaves the old or the new state, never a torn one, and
+changed read-modify-write under a lock, so one process never overwrites
+another's newer state with a stale copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import fcntl
 import json
+import os
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,8 +72,36 @@ class RunState(BaseModel):
 
 
 class StateStore:
+    """state.json, shared by every process of the run.
+
+    Changes are read-modify-write under an exclusive lock on `state.json.lock`
+    (the state file itself is replaced by rename, so it cannot carry the lock):
+    the change is applied to the copy just read, never to an older one in memory.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._thread_lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if we die
+                yield
+            finally:
+                os.close(fd)
+
+    def update(self, change: Callable[[RunState], object]) -> RunState:
+        """Apply `change` to the state as it is on disk now, and write it atomically."""
+        with self.locked():
+            fresh = self.load()
+            change(fresh)
+            self.save(fresh)
+            return fresh
 
     def exists(self) -> bool:
         return self.path.exists()

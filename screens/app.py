@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,12 +21,14 @@ from textual.worker import get_current_worker
 
 from runbook.actions import ActionOutcome
 from runbook.audit.log import AuditWriteError
+from runbook.dns.records import describe_set
 from runbook.dns.rollback import RollbackResult, manual_command, write_rollback_batch
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine, GateNotPassed
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
+from screens.contract import DemoHooks
 from screens.messages import (
     ActionFinished,
     ActionProgressed,
@@ -43,18 +44,10 @@ from screens.messages import (
     RollbackFinished,
     RollbackProgressed,
     RunReconciled,
+    WaiverRecorded,
 )
 from screens.settings import AppSettings
 from screens.widgets import ROLLBACK_BINDING
-
-
-@dataclass
-class DemoHooks:
-    """What `runbook demo` adds: fixes applied in the emulator, and hints."""
-
-    fixes: dict[str, Callable[[], str]] = field(default_factory=dict)
-    hints: dict[str, str] = field(default_factory=dict)
-    banner: str = ""
 
 
 class RunbookApp(App[None]):
@@ -118,7 +111,9 @@ class RunbookApp(App[None]):
         # full collections from walking them, which stalled the loop by 100-200 ms.
         gc.freeze()
 
-    @work(thread=True, group="startup", exit_on_error=False)
+    @work(
+        thread=True, group="startup", exit_on_error=False, description="Reconcile, check identity"
+    )
     def start_run(self) -> None:
         """Settle any action a crash interrupted, then confirm the accounts (rule 6)."""
         assert self.engine is not None
@@ -139,51 +134,63 @@ class RunbookApp(App[None]):
     # --- workers: every AWS call happens in one of these ----------------------
 
     def run_gate(self, step_id: str, only: list[str] | None = None) -> None:
+        self.live[step_id] = [o for o in self.live.get(step_id, []) if only and o.check not in only]
+        self._gate(step_id, only)
+
+    @work(thread=True, group="gate", exit_on_error=False, description="Run a step's checks")
+    def _gate(self, step_id: str, only: list[str] | None) -> None:
         assert self.engine is not None
         engine = self.engine
+        checks = [j.check_cls.meta.id for j in engine.jobs(step_id, only)]
+        self.post_message(GateStarted(step_id, checks))
 
-        def gate() -> None:
-            checks = [j.check_cls.meta.id for j in engine.jobs(step_id, only)]
-            self.post_message(GateStarted(step_id, checks))
+        def report(outcome: CheckOutcome) -> None:
+            self.post_message(CheckFinished(step_id, outcome))
 
-            def report(outcome: CheckOutcome) -> None:
-                self.post_message(CheckFinished(step_id, outcome))
-
-            try:
-                result = engine.run_gate(step_id, only=only, on_result=report)
-            except Exception as exc:
-                if not self.stop_if_audit_failed(exc):
-                    self.post_message(GateFailed(step_id, f"{type(exc).__name__}: {exc}"))
-                return
-            self.post_message(GateFinished(step_id, result))
-
-        self.live[step_id] = [o for o in self.live.get(step_id, []) if only and o.check not in only]
-        self.run_worker(gate, thread=True, group=f"gate-{step_id}", exit_on_error=False)
+        try:
+            result = engine.run_gate(step_id, only=only, on_result=report)
+        except Exception as exc:
+            if not self.stop_if_audit_failed(exc):
+                self.post_message(GateFailed(step_id, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(GateFinished(step_id, result))
 
     def start_action(self, step_id: str, *, confirmed: bool) -> None:
-        assert self.engine is not None
-        engine = self.engine
         self.acting = step_id
         self._cancel.clear()
+        self._act(step_id, confirmed)
 
-        def act() -> None:
-            def progress(fraction: float | None, text: str) -> None:
-                self.post_message(ActionProgressed(step_id, fraction, text))
+    @work(thread=True, group="action", exit_on_error=False, description="Do a step's action")
+    def _act(self, step_id: str, confirmed: bool) -> None:
+        assert self.engine is not None
 
-            try:
-                outcome = engine.do(
-                    step_id, confirmed=confirmed, progress=progress, cancel=self._cancel
-                )
-            except GateNotPassed as exc:
-                self.post_message(ActionRefused(step_id, str(exc)))
+        def progress(fraction: float | None, text: str) -> None:
+            self.post_message(ActionProgressed(step_id, fraction, text))
+
+        try:
+            outcome = self.engine.do(
+                step_id, confirmed=confirmed, progress=progress, cancel=self._cancel
+            )
+        except GateNotPassed as exc:
+            self.post_message(ActionRefused(step_id, str(exc)))
+            return
+        except Exception as exc:
+            if self.stop_if_audit_failed(exc):
                 return
-            except Exception as exc:
-                if self.stop_if_audit_failed(exc):
-                    return
-                outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}")
-            self.post_message(ActionFinished(step_id, outcome))
+            outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}")
+        self.post_message(ActionFinished(step_id, outcome))
 
-        self.run_worker(act, thread=True, group="action", exit_on_error=False)
+    @work(thread=True, group="waiver", exit_on_error=False, description="Record a waiver")
+    def start_waiver(self, step_id: str, reason: str) -> None:
+        """The waiver's audit record and state are fsynced here, off the event loop."""
+        assert self.engine is not None
+        try:
+            self.engine.waive(step_id, reason)
+        except Exception as exc:
+            if not self.stop_if_audit_failed(exc):
+                self.post_message(WaiverRecorded(step_id, str(exc)))
+            return
+        self.post_message(WaiverRecorded(step_id))
 
     def start_rollback(self) -> None:
         """Roll back in a worker of its own, whatever else is running."""
@@ -193,7 +200,13 @@ class RunbookApp(App[None]):
         self.broadcast()
         self._rollback()
 
-    @work(thread=True, group="rollback", exclusive=True, exit_on_error=False)
+    @work(
+        thread=True,
+        group="rollback",
+        exclusive=True,
+        exit_on_error=False,
+        description="Roll back DNS",
+    )
     def _rollback(self) -> None:
         assert self.runtime is not None
         worker = get_current_worker()
@@ -213,12 +226,11 @@ class RunbookApp(App[None]):
     def apply_demo_fix(self, check_id: str) -> None:
         if self.demo is None or check_id not in self.demo.fixes:
             return
-        fix = self.demo.fixes[check_id]
+        self._demo_fix(check_id, self.demo.fixes[check_id])
 
-        def run_fix() -> None:
-            self.post_message(DemoFixApplied(check_id, fix()))
-
-        self.run_worker(run_fix, thread=True, group="demo-fix", exit_on_error=False)
+    @work(thread=True, group="demo-fix", exit_on_error=False, description="Apply a demo fix")
+    def _demo_fix(self, check_id: str, fix: Callable[[], str]) -> None:
+        self.post_message(DemoFixApplied(check_id, fix()))
 
     def cancel_action(self) -> None:
         self._cancel.set()
@@ -257,13 +269,18 @@ class RunbookApp(App[None]):
     def on_gate_finished(self, message: GateFinished) -> None:
         self.live[message.step_id] = list(message.gate.outcomes)
         for outcome in message.gate.outcomes:
-            if outcome.check == "identity.accounts":
+            if outcome.proves_identity:
                 self.identity_ok = outcome.result.status.value == "pass"
         self.broadcast(message.step_id)
 
     def on_gate_failed(self, message: GateFailed) -> None:
         self.gate_errors[message.step_id] = message.error
         self.notify(f"{message.step_id}: checks could not run: {message.error}", severity="error")
+        self.broadcast(message.step_id)
+
+    def on_waiver_recorded(self, message: WaiverRecorded) -> None:
+        if message.error is not None:
+            self.notify(message.error, severity="error")
         self.broadcast(message.step_id)
 
     def on_action_progressed(self, message: ActionProgressed) -> None:
@@ -349,7 +366,7 @@ class RunbookApp(App[None]):
             )
             return
         snapshot = Snapshot.load(path)
-        body = "\n".join(f"  {describe_record_set(rs)}" for rs in snapshot.record_sets)
+        body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
         question = (
             f"Roll {snapshot.name} {snapshot.type} back to the source?\n\n"
             f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
@@ -362,6 +379,11 @@ class RunbookApp(App[None]):
         self.push_screen(
             ConfirmScreen(question, yes_label="Roll back", purpose="rollback"), answered
         )
+
+    def open_step(self, step_id: str) -> None:
+        from screens.step import StepScreen
+
+        self.push_screen(StepScreen(step_id))
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
@@ -392,21 +414,6 @@ class RunbookApp(App[None]):
         from screens.commands import step_commands
 
         yield from step_commands(self)
-
-
-def describe_record_set(record_set: dict[str, object]) -> str:
-    parts = [str(record_set.get("Name")), str(record_set.get("Type"))]
-    if "SetIdentifier" in record_set:
-        parts.append(f"[{record_set['SetIdentifier']} weight {record_set.get('Weight')}]")
-    alias = record_set.get("AliasTarget")
-    if isinstance(alias, dict):
-        parts.append(f"alias → {alias.get('DNSName')}")
-    else:
-        values = record_set.get("ResourceRecords") or []
-        assert isinstance(values, list)
-        parts.append(", ".join(str(v.get("Value")) for v in values if isinstance(v, dict)))
-        parts.append(f"TTL {record_set.get('TTL')}")
-    return " ".join(parts)
 
 
 def build_app(

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 
-if TYPE_CHECKING:
-    from screens.app import RunbookApp
+from screens.contract import RunbookAppApi
 
 
-def step_commands(app: RunbookApp) -> Iterator[SystemCommand]:
+def step_commands(app: RunbookAppApi) -> Iterator[SystemCommand]:
     if app.engine is None:
         return
-    from screens.step import StepScreen
-
     for step in app.engine.rt.model.steps:
         step_id = step.id
         yield SystemCommand(
             f"Step: {step.title}",
             f"Open {step_id} ({step.phase})",
-            lambda step_id=step_id: app.push_screen(StepScreen(step_id)),
+            lambda step_id=step_id: app.open_step(step_id),
         )
         if step.checks:
             yield SystemCommand(

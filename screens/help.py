@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -14,8 +14,8 @@ from screens.settings import settings_path
 from screens.widgets import ROLLBACK_BINDING
 
 
-def all_bindings() -> list[tuple[str, Binding]]:
-    from screens.app import RunbookApp
+def all_bindings(app_class: type[App[Any]]) -> list[tuple[str, Binding]]:
+    """Every binding, the app's own taken from the running app's class (never imported here)."""
     from screens.confirm import ConfirmScreen
     from screens.overview import OverviewScreen
     from screens.review import ReviewScreen
@@ -24,7 +24,7 @@ def all_bindings() -> list[tuple[str, Binding]]:
 
     found = []
     for where, cls in (
-        ("everywhere", RunbookApp),
+        ("everywhere", app_class),
         ("overview", OverviewScreen),
         ("step", StepScreen),
         ("review", ReviewScreen),
@@ -33,7 +33,7 @@ def all_bindings() -> list[tuple[str, Binding]]:
         ("help", HelpScreen),
     ):
         for binding in cls.BINDINGS:
-            if isinstance(binding, Binding) and (binding.id != "rollback" or cls is RunbookApp):
+            if isinstance(binding, Binding) and (binding.id != "rollback" or cls is app_class):
                 found.append((where, binding))
     return found
 
@@ -59,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
         table = self.query_one("#keys", DataTable)
         table.add_columns("where", "key", "id", "does")
         keymap = self.app._keymap if hasattr(self.app, "_keymap") else {}
-        for where, binding in all_bindings():
+        for where, binding in all_bindings(type(self.app)):
             keys = keymap.get(binding.id or "", binding.key)
             table.add_row(where, keys, binding.id or "", binding.tooltip or binding.description)
         table.focus()

@@ -99,6 +99,15 @@ class DemoFixApplied(Message):
         self.description = description
 
 
+class WaiverRecorded(Message):
+    """A waiver is in the audit log and the state (fsynced), or could not be recorded."""
+
+    def __init__(self, step_id: str, error: str | None = None) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.error = error
+
+
 class EngineChanged(Message):
     """Sent by the app to its screens after any of the above changed what they show."""
 

@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
+from runbook.dns.records import describe_set
 from runbook.dns.snapshot import Snapshot
+from runbook.formatting import duration
 from runbook.state import StepStatus
 from screens.messages import EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
@@ -19,12 +21,7 @@ from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 def took(started: datetime | None, finished: datetime | None) -> str:
     if started is None or finished is None:
         return ""
-    seconds = int((finished - started).total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return duration((finished - started).total_seconds())
 
 
 class OverviewScreen(RunbookScreen):
@@ -121,11 +118,9 @@ class OverviewScreen(RunbookScreen):
             text.append(last.manual_command)
         elif rt.state.dns.flipped_at is not None and rt.snapshot_path.exists():
             snapshot = Snapshot.load(rt.snapshot_path)
-            from screens.app import describe_record_set
-
             text.append("flipped — rollback available (ctrl+r) to the snapshot:\n", style="yellow")
             for rs in snapshot.record_sets:
-                text.append(f"  {describe_record_set(rs)}\n")
+                text.append(f"  {describe_set(rs)}\n")
         elif rt.state.dns.rolled_back_at is not None:
             state = "confirmed" if rt.state.dns.rollback_confirmed else "NOT confirmed"
             text.append(f"rolled back at {rt.state.dns.rolled_back_at:%H:%M:%S}Z, {state}")

@@ -14,23 +14,18 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static
 
+from runbook.audit.record import gist
 from runbook.audit.verify import read_records, verify
+from screens.contract import runbook_app
 from screens.messages import AuditLoaded, EngineChanged
-from screens.widgets import ROLLBACK_BINDING, RunHeader, runbook_app
+from screens.widgets import ROLLBACK_BINDING, RunHeader
 
 ALL = "(all)"
 
 
-def gist(record: dict[str, object]) -> str:
+def _gist(record: dict[str, object]) -> str:
     details = record.get("details")
-    if not isinstance(details, dict):
-        return ""
-    if record.get("event") == "check.result":
-        return f"{details.get('check')} {details.get('status')}: {details.get('summary')}"
-    for key in ("summary", "reason", "confirm", "migration"):
-        if details.get(key):
-            return str(details[key])
-    return ""
+    return gist(str(record.get("event")), details) if isinstance(details, dict) else ""
 
 
 class ReviewScreen(Screen[None]):
@@ -98,7 +93,8 @@ class ReviewScreen(Screen[None]):
         step, event = self.selected("#step-filter"), self.selected("#event-filter")
         table = self.query_one("#timeline", DataTable)
         table.clear()
-        for record in self.records:
+        # Rows are keyed by position: a broken log may repeat a seq (two writers, tampering).
+        for index, record in enumerate(self.records):
             if step is not None and record.get("step") != step:
                 continue
             if event is not None and record.get("event") != event:
@@ -109,8 +105,8 @@ class ReviewScreen(Screen[None]):
                 time,
                 str(record.get("step") or "-"),
                 str(record.get("event")),
-                gist(record)[:90],
-                key=str(record.get("seq")),
+                _gist(record)[:90],
+                key=str(index),
             )
         self.show_record()
 
@@ -120,8 +116,8 @@ class ReviewScreen(Screen[None]):
         if not table.row_count:
             panel.update("")
             return
-        seq = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        record = next((r for r in self.records if str(r.get("seq")) == seq), None)
+        index = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        record = self.records[int(index)] if index is not None else None
         panel.update(json.dumps(record, indent=2, default=str)[:6000] if record else "")
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:

@@ -22,18 +22,6 @@ from runbook.state import StepStatus
 from screens.messages import EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
-# Checks that watch a draining metric: their step re-runs them on a timer.
-LIVE_CHECKS = frozenset({"source.writes_stopped", "dms.cdc_lag"})
-
-ACTION_LABEL = {
-    "none": "Mark done",
-    "manual": "Confirm done",
-    "wait": "Start the wait",
-    "dns.lower_ttl": "Lower the TTL",
-    "dns.flip": "Flip DNS",
-    "cognito.force_migrate": "Force-migrate users",
-}
-
 
 def series_of(outcomes: list[CheckOutcome]) -> list[float]:
     """The CDC-lag series a check put in its evidence, for the sparkline."""
@@ -95,7 +83,7 @@ class StepScreen(RunbookScreen):
 
     def action_label(self) -> str:
         action = self.step.action
-        label = ACTION_LABEL.get(action.kind, action.kind)
+        label = action.label
         if isinstance(action, ManualAction):
             return f"{label}: {action.confirm}"
         return label
@@ -111,15 +99,16 @@ class StepScreen(RunbookScreen):
         status = self.rb.step_status(self.step_id)
         if status == StepStatus.PENDING and self.step.checks:
             self.rb.run_gate(self.step_id)
-        if any(ref.id in LIVE_CHECKS for ref in self.step.checks):
+        engine = self.rb.engine
+        self.live_checks = engine.live_checks(self.step_id) if engine is not None else []
+        if self.live_checks:
             self.set_interval(self.rb.settings.auto_refresh_s, self.refresh_live)
         table.focus()
 
     def refresh_live(self) -> None:
         status = self.rb.step_status(self.step_id)
         if status not in (StepStatus.DONE, StepStatus.CHECKING, StepStatus.RUNNING):
-            live = [r.id for r in self.step.checks if r.id in LIVE_CHECKS]
-            self.rb.run_gate(self.step_id, only=live)
+            self.rb.run_gate(self.step_id, only=self.live_checks)
 
     def on_engine_changed(self, message: EngineChanged) -> None:
         if message.step_id in (None, self.step_id):
@@ -291,12 +280,7 @@ class StepScreen(RunbookScreen):
 
         def answered(reason: str | None) -> None:
             if reason:
-                try:
-                    self.engine.waive(self.step_id, reason)
-                except Exception as exc:
-                    if not self.rb.stop_if_audit_failed(exc):
-                        self.notify(str(exc), severity="error")
-                self.rb.broadcast(self.step_id)
+                self.rb.start_waiver(self.step_id, reason)
 
         self.app.push_screen(WaiverScreen(self.step.title, failing), answered)
 

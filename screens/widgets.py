@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
+from screens.contract import RunbookAppApi, runbook_app
+
 if TYPE_CHECKING:
     from runbook.engine import Engine
-    from screens.app import RunbookApp
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -88,20 +89,11 @@ class RunHeader(Static):
         self.update(text)
 
 
-def runbook_app(widget: Any) -> RunbookApp:
-    """The app, typed: screens and widgets only ever run inside RunbookApp."""
-    from screens.app import RunbookApp
-
-    app = widget.app
-    assert isinstance(app, RunbookApp)
-    return app
-
-
 class RunbookScreen(Screen[None]):
     """Base of the full screens: typed access to the app and its engine."""
 
     @property
-    def rb(self) -> RunbookApp:
+    def rb(self) -> RunbookAppApi:
         return runbook_app(self)
 
     @property

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 # Statuses AWS documents drift detection for (plus the import equivalents).
@@ -64,7 +65,7 @@ def clip(value: Any) -> str:
 
 
 def is_validation(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ValidationError"
+    return error_code(exc) == "ValidationError"
 
 
 def resource_drifts(client: Any, stack: str) -> list[dict[str, Any]]:

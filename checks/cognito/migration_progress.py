@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 POOL_ID = r"^[\w-]+_[0-9a-zA-Z]+$"
@@ -97,10 +98,6 @@ def _attr(user: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def list_users(client: Any, pool: str, pacer: Pacer) -> Iterator[dict[str, Any]]:
     pages = client.get_paginator("list_users").paginate(
         UserPoolId=pool, PaginationConfig={"PageSize": PAGE_SIZE}
@@ -158,13 +155,13 @@ class MigrationProgressCheck(Check[MigrationProgressParams]):
         try:
             target_users = list(list_users(target, target_pool, Pacer(params.requests_per_second)))
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             return CheckResult.failed(f"target user pool {target_pool} not found", [], **evidence)
         try:
             source_users = list(list_users(source, source_pool, source_pacer))
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             return CheckResult.failed(f"source user pool {source_pool} not found", [], **evidence)
         target_names = {user["Username"] for user in target_users}
@@ -247,7 +244,7 @@ class MigrationProgressCheck(Check[MigrationProgressParams]):
             try:
                 user = source.admin_get_user(UserPoolId=pool, Username=username)
             except ClientError as exc:
-                if _code(exc) != "UserNotFoundException":
+                if error_code(exc) != "UserNotFoundException":
                     raise
                 continue  # deleted since it was listed
             checked += 1

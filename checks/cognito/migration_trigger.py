@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 POOL_ID = r"^[\w-]+_[0-9a-zA-Z]+$"
@@ -80,10 +81,6 @@ def env_value(variables: dict[str, str], key: str) -> tuple[str | None, str | No
         if variables.get(name):
             return name, variables[name]
     return None, None
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def invoke_allowed(policy: dict[str, Any], pool_arn: str) -> bool:
@@ -178,7 +175,7 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
         try:
             pool = target.describe_user_pool(UserPoolId=target_pool)["UserPool"]
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             return CheckResult.failed(
                 f"target user pool {target_pool} not found",
@@ -232,7 +229,7 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
                 "UserPoolClient"
             ]
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             found.problem("target_client_missing", f"target app client {client_id} not in {pool}")
             return
@@ -254,7 +251,7 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
         try:
             config = lam.get_function_configuration(FunctionName=trigger)
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             found.problem("lambda_missing", f"the UserMigration Lambda {trigger} does not exist")
             return None
@@ -277,7 +274,7 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
         try:
             policy = json.loads(lam.get_policy(FunctionName=trigger)["Policy"])
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             policy = {}  # no resource policy at all
         if not invoke_allowed(policy, pool_arn):
@@ -359,7 +356,7 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
                 "UserPoolClient"
             ]
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             found.problem("source_client_missing", f"source app client {client_id} not in {pool}")
             return

@@ -75,6 +75,7 @@ class CdcLagCheck(Check[CdcLagParams]):
             "No datapoints: check the task is running and CloudWatch logging is on. Fix it "
             "before cutover; do not flip DNS with CDC behind."
         ),
+        live=True,
     )
     params_model = CdcLagParams
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import CheckContext
 
 NAMESPACE = "AWS/DMS"
@@ -54,10 +55,6 @@ class Missing(LookupError):
     """An expected resource is absent: the check fails with this message."""
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def describe_task(ctx: CheckContext, account: DmsAccount, task: str) -> dict[str, Any]:
     dms = ctx.client(account, "dms")
     name = "replication-task-arn" if task.startswith("arn:") else "replication-task-id"
@@ -66,7 +63,7 @@ def describe_task(ctx: CheckContext, account: DmsAccount, task: str) -> dict[str
             Filters=[{"Name": name, "Values": [task]}]
         ).get("ReplicationTasks", [])
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundFault":
+        if error_code(exc) != "ResourceNotFoundFault":
             raise
         tasks = []
     if not tasks:
@@ -81,7 +78,7 @@ def describe_instance(ctx: CheckContext, account: DmsAccount, arn: str) -> dict[
             Filters=[{"Name": "replication-instance-arn", "Values": [arn]}]
         ).get("ReplicationInstances", [])
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundFault":
+        if error_code(exc) != "ResourceNotFoundFault":
             raise
         found = []
     if not found:
@@ -96,7 +93,7 @@ def describe_endpoint(ctx: CheckContext, account: DmsAccount, arn: str) -> dict[
             Filters=[{"Name": "endpoint-arn", "Values": [arn]}]
         ).get("Endpoints", [])
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundFault":
+        if error_code(exc) != "ResourceNotFoundFault":
             raise
         found = []
     if not found:

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from runbook.audit.verify import read_records
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 from runbook.dns.records import normalize_name, read_record_sets
+from runbook.formatting import duration
 from runbook.runtime import AUDIT_FILE
 
 # The engine records both; a reconciled outcome (after a crash) carries only `lowered_at`.
@@ -51,15 +52,6 @@ class Lowering:
 def _aware(value: datetime) -> datetime:
     # Everything this tool writes is UTC; a naive time can only be UTC too.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def human(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    hours, rest = divmod(seconds, 3600)
-    minutes = rest // 60
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
 def _from_audit(ctx: CheckContext) -> Lowering | None:
@@ -207,11 +199,11 @@ class DnsTtlCheck(Check[TtlParams]):
                 else f"ttl_lead_hours={cfg.ttl_lead_hours:g}"
             )
             return CheckResult.failed(
-                f"TTL lowered only {human(elapsed)} ago; needs {human(needed_s)} ({why})",
+                f"TTL lowered only {duration(elapsed)} ago; needs {duration(needed_s)} ({why})",
                 [*details, f"ready at {ready_at.isoformat()}"],
                 **evidence,
             )
         previous = f" from {lowering.previous_ttl}s" if lowering.previous_ttl is not None else ""
         return CheckResult.passed(
-            f"TTL {ttl}s, lowered{previous} {human(elapsed)} ago", details, **evidence
+            f"TTL {ttl}s, lowered{previous} {duration(elapsed)} ago", details, **evidence
         )

@@ -9,6 +9,7 @@ from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoPara
 class AccountsCheck(Check[NoParams]):
     meta = CheckMeta(
         id="identity.accounts",
+        proves_identity=True,
         title="Each account is the one the runbook names",
         account="both",
         blocking=True,

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
@@ -50,10 +51,6 @@ class ReplicationParams(BaseModel):
             "there were none; until then a correct setup is reported as warn."
         ),
     )
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def rule_scope(rule: dict[str, Any]) -> str | None:

@@ -91,6 +91,7 @@ class WritesStoppedCheck(Check[WritesStoppedParams]):
             "that no job writes through another user; then wait for CDC to drain. Do not flip "
             "DNS while changes are still arriving."
         ),
+        live=True,
     )
     params_model = WritesStoppedParams
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
@@ -94,7 +95,7 @@ def _describe_vpc(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
     try:
         vpcs: list[dict[str, Any]] = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "InvalidVpcID.NotFound":
+        if error_code(exc) == "InvalidVpcID.NotFound":
             return None
         raise
     return vpcs[0] if vpcs else None
@@ -169,7 +170,7 @@ def _describe_peering(ec2: Any, peering_id: str) -> dict[str, Any] | None:
             VpcPeeringConnectionIds=[peering_id]
         )["VpcPeeringConnections"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "InvalidVpcPeeringConnectionID.NotFound":
+        if error_code(exc) == "InvalidVpcPeeringConnectionID.NotFound":
             return None
         raise
     return next((p for p in found if p.get("VpcPeeringConnectionId") == peering_id), None)

@@ -1,10 +1,12 @@
 """The tamper-evident audit log: JSON lines, hash-chained, fsynced per record.
 
-structlog formats each event (timestamp, redaction); the sink here assigns the
-sequence number, chains the hash and writes the line with `os.write` then
-`os.fsync` before `record()` returns, so a returned record is durable. An
-fsync failure is fatal and never retried: after a failed fsync the kernel may
-have dropped the dirty pages, and a retry that "succeeds" would lie.
+Any number of processes may append to one log (the app, a headless command in
+another shell, a script). Each append takes an exclusive lock on the file,
+re-reads the tail for the true last `seq` and hash, writes the line with
+`os.write`, fsyncs and releases, so their records form one chain; the lock is
+never held across an AWS call. A returned record is durable. An fsync failure
+is fatal and never retried: after a failed fsync the kernel may have dropped
+the dirty pages, and a retry that "succeeds" would lie.
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from runbook.audit.record import GENESIS, canonical, record_hash
 from runbook.aws.redact import redact
-from runbook.durable import AppendOnlyFile, last_line
+from runbook.durable import AppendOnlyFile, drop_torn_tail, last_line
 
 
 class AuditWriteError(RuntimeError):
@@ -32,27 +32,8 @@ class AuditCorruptError(RuntimeError):
     """The existing log cannot be appended to safely."""
 
 
-class _Sink:
-    """The structlog 'logger': receives the processed event and makes it durable."""
-
-    def __init__(self, log: AuditLog) -> None:
-        self._log = log
-
-    def msg(self, **event: Any) -> dict[str, Any]:
-        return self._log._append(event)
-
-    info = warning = error = msg
-
-
-def _redact_processor(
-    _logger: Any, _method: str, event: MutableMapping[str, Any]
-) -> Mapping[str, Any]:
-    redacted: dict[str, Any] = redact(dict(event))
-    return redacted
-
-
 class AuditLog:
-    """Append-only writer. Thread-safe; one writer per file."""
+    """Append-only writer: thread-safe, and safe with other processes appending too."""
 
     def __init__(
         self,
@@ -70,27 +51,23 @@ class AuditLog:
         self.operator = dict(operator)
         self._lock = threading.RLock()
         self._failed: str | None = None
-        self._file = AppendOnlyFile(path)  # drops a torn last line first
-        self._read_head()
-        torn = self._file.torn
-        self._log = structlog.wrap_logger(
-            _Sink(self),
-            processors=[self._stamp, _redact_processor],
-            cache_logger_on_first_use=False,
-        )
-        if torn is not None:
-            self.record(
-                "audit.torn_tail_discarded",
-                bytes=len(torn),
-                sha256=hashlib.sha256(torn).hexdigest(),
-                note="an incomplete last line from a crash was never acknowledged; removed",
-            )
+        self._file = AppendOnlyFile(path)  # drops a torn last line first, under the lock
+        with self._file.exclusive():
+            self._read_head()
+            if self._file.torn is not None:
+                self._discarded(self._file.torn)
 
-    def _stamp(
-        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        event["time"] = self._clock().astimezone(UTC).isoformat()
-        return event
+    def _discarded(self, torn: bytes) -> None:
+        """Record a torn last line that was cut (the caller holds the file lock)."""
+        self._append(
+            "audit.torn_tail_discarded",
+            None,
+            {
+                "bytes": len(torn),
+                "sha256": hashlib.sha256(torn).hexdigest(),
+                "note": "an incomplete last line from a crash was never acknowledged; removed",
+            },
+        )
 
     def _read_head(self) -> None:
         """The chain's head from the last complete line (read from the end of the file)."""
@@ -122,19 +99,29 @@ class AuditLog:
                 raise AuditWriteError(
                     f"audit log unusable after an earlier failure: {self._failed}"
                 )
-            result: dict[str, Any] = self._log.info(event, step=step, details=details)
-            return result
+            try:
+                with self._file.exclusive():
+                    # Another process may have appended, or died mid-line, since our last write.
+                    torn = drop_torn_tail(self.path)
+                    self._read_head()
+                    if torn is not None:
+                        self._discarded(torn)
+                    return self._append(event, step, details)
+            except OSError as exc:  # the lock or the tail read failed: as fatal as a write
+                self._failed = f"{type(exc).__name__}: {exc}"
+                raise AuditWriteError(f"audit log {self.path}: {self._failed}") from exc
 
-    def _append(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _append(self, event: str, step: str | None, details: dict[str, Any]) -> dict[str, Any]:
+        """Chain and write one record; the caller holds the file lock and read the head."""
         record = {
             "seq": self.seq + 1,
-            "time": event["time"],
+            "time": self._clock().astimezone(UTC).isoformat(),
             "run_id": self.run_id,
             "operator": self.operator,
             "environment": self.environment,
-            "step": event.get("step"),
-            "event": event["event"],
-            "details": event.get("details") or {},
+            "step": step,
+            "event": event,
+            "details": redact(details),
             "prev_hash": self.head_hash,
         }
         # Round-trip through JSON so the hash covers exactly what is stored.

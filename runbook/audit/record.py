@@ -107,17 +107,9 @@ class AuditRecord:
     def when(self) -> datetime | None:
         return parse_time(self.time)
 
-    @property
-    def who(self) -> str:
-        """The local user and, when known, the AWS principal behind them."""
-        user = self.operator.get("local_user")
-        arn = self.operator.get("aws_arn")
-        if user and arn:
-            return f"{user} ({arn})"
-        return str(user or arn or "?")
 
-
-def _names(value: Any) -> list[str]:
+def names_of(value: Any) -> list[str]:
+    """A list of names from a record's field that may be a list, one name, or empty."""
     if isinstance(value, list):
         return [str(v) for v in value]
     return [] if value in (None, "") else [str(value)]
@@ -131,7 +123,7 @@ def gist(event: str, details: Mapping[str, Any]) -> str:
     if event == EventName.GATE_FINISHED:
         return "passed" if d.get("passed") is True else "NOT passed"
     if event == EventName.GATE_STARTED:
-        return ", ".join(_names(d.get("checks"))) or "(no checks)"
+        return ", ".join(names_of(d.get("checks"))) or "(no checks)"
     if event == EventName.ACTION_INTENT:
         return str(d.get("kind") or "")
     if event.startswith("identity."):

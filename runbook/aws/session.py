@@ -137,6 +137,12 @@ class SessionFactory:
     ) -> Any:
         """A cached client; with `config`, a new client that no other caller shares.
 
+        Typed `Any` on purpose: the service is a runtime string, and typing it with
+        boto3-stubs would take a Literal overload per service and retype every
+        check's response handling against the stubs' TypedDicts; the checks are
+        instead tested against botocore's service model (moto, or Stubber, which
+        validates every response shape).
+
         `endpoint_url` pins the endpoint for clients that outlive the environment
         that named it (the demo's own emulator clients); it is part of the cache key.
         """

@@ -5,6 +5,9 @@ honours `AWS_ENDPOINT_URL` for every client (STS included), so the only
 difference from a cutover is the environment `Emulator.environ()` describes.
 The server listens on 127.0.0.1 only, on a port the kernel picks, and is
 really gone after `stop()` (its listening socket closed, not just idle).
+
+moto (the `runbook[demo]` extra) is imported when the server starts, not with
+this module: its constants and `port_open` work without it.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
-
-from moto.server import ThreadedMotoServer
+from typing import TYPE_CHECKING, Any
 
 from runbook.checkapi import EMULATOR_ENV
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_REGION = "eu-west-1"
@@ -90,6 +94,8 @@ class Emulator:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Emulator:
+        from moto.server import ThreadedMotoServer  # the demo extra: only when serving
+
         with self._lock:
             if self._server is not None:
                 return self

@@ -106,3 +106,19 @@ def change_batch(record_sets: list[dict[str, Any]], comment: str) -> dict[str, A
         "Comment": comment,
         "Changes": [{"Action": "UPSERT", "ResourceRecordSet": rs} for rs in record_sets],
     }
+
+
+def describe_set(record_set: dict[str, object]) -> str:
+    """One line a person reads: name, type, routing, values or alias target, TTL."""
+    parts = [str(record_set.get("Name")), str(record_set.get("Type"))]
+    if "SetIdentifier" in record_set:
+        parts.append(f"[{record_set['SetIdentifier']} weight {record_set.get('Weight')}]")
+    alias = record_set.get("AliasTarget")
+    if isinstance(alias, dict):
+        parts.append(f"alias → {alias.get('DNSName')}")
+    else:
+        values = record_set.get("ResourceRecords") or []
+        assert isinstance(values, list)
+        parts.append(", ".join(str(v.get("Value")) for v in values if isinstance(v, dict)))
+        parts.append(f"TTL {record_set.get('TTL')}")
+    return " ".join(parts)

@@ -25,7 +25,7 @@ from runbook.dns.records import change_batch, read_record_sets, same_sets, strip
 from runbook.dns.snapshot import Snapshot
 from runbook.durable import atomic_write
 from runbook.model import Account
-from runbook.state import RunState, StateStore, StepStatus, utcnow
+from runbook.state import RunState, StepStatus, utcnow
 
 ROLLBACK_BATCH_FILE = "rollback-change-batch.json"
 
@@ -169,8 +169,7 @@ def run_rollback(
     snapshot_path: Path,
     sessions: SessionFactory | None,
     audit: AuditLog | None,
-    state: RunState | None,
-    save_state: Callable[[], None] | None,
+    update_state: Callable[[Callable[[RunState], object]], object] | None,
     deadline_s: float,
     sleep: Callable[[float], None] = time.sleep,
     on_attempt: Callable[[int, str], None] | None = None,
@@ -215,19 +214,17 @@ def run_rollback(
             errors=result.errors[-10:],
             manual_command=None if result.confirmed else result.manual_command,
         )
-    if state is not None and save_state is not None:
-        state.dns.rolled_back_at = utcnow()
-        state.dns.rollback_confirmed = result.confirmed
-        if result.confirmed:
-            state.dns.flipped_at = None
-            for step_id in flip_steps:  # the flip may be offered again
-                saved = state.step(step_id)
-                saved.status = StepStatus.PENDING
-                saved.note = "rolled back"
-        save_state()
+    if update_state is not None:
+
+        def rolled_back(state: RunState) -> None:
+            state.dns.rolled_back_at = utcnow()
+            state.dns.rollback_confirmed = result.confirmed
+            if result.confirmed:
+                state.dns.flipped_at = None
+                for step_id in flip_steps:  # the flip may be offered again
+                    saved = state.step(step_id)
+                    saved.status = StepStatus.PENDING
+                    saved.note = "rolled back"
+
+        update_state(rolled_back)
     return result
-
-
-def state_from_disk(state_dir: Path) -> tuple[StateStore, RunState]:
-    store = StateStore(state_dir / "state.json")
-    return store, store.load()

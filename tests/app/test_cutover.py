@@ -31,8 +31,8 @@ from screens.messages import (
 from screens.review import ReviewScreen
 from screens.step import StepScreen
 from screens.waiver import WaiverScreen
-from tests.app.conftest import Messages, ThreadTouches, settle, small_world
-from tests.core import dnsworld as w
+from tests.support import dnsworld as w
+from tests.support.pilot import Messages, ThreadTouches, settle, small_world
 
 
 async def test_cutover_waive_flip_and_roll_back_from_everywhere(

@@ -14,7 +14,7 @@ from screens.help import HelpScreen
 from screens.messages import GateFinished, RollbackFinished
 from screens.review import ReviewScreen
 from screens.step import StepScreen
-from tests.app.conftest import Messages, settle, walk_demo
+from tests.support.pilot import Messages, settle, walk_demo
 
 
 async def test_demo_walked_to_the_flip_and_rolled_back(tmp_path: Path, messages: Messages) -> None:

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from screens.app import build_app
+from screens.app import RunbookApp, build_app
 from screens.confirm import ConfirmScreen
 from screens.help import all_bindings
 from screens.step import StepScreen
-from tests.app.conftest import settle, small_world
+from tests.support.pilot import settle, small_world
 
 
 def test_every_binding_has_an_id_and_a_tooltip() -> None:
-    for where, binding in all_bindings():
+    for where, binding in all_bindings(RunbookApp):
         assert binding.id, (where, binding.key)
         assert binding.tooltip, (where, binding.id)
 

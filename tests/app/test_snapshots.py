@@ -21,8 +21,8 @@ from syrupy.assertion import SnapshotAssertion
 from runbook.audit.log import AuditLog
 from runbook.runtime import Runtime
 from screens.app import RunbookApp, build_app
-from tests.app.conftest import settle
-from tests.helpers import base_runbook, write_runbook
+from tests.support.pilot import settle
+from tests.support.runbooks import base_runbook, write_runbook
 
 SIZE = (110, 34)
 FIXED = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

@@ -1,13 +1,15 @@
-"""Fixtures for the check tests."""
+"""Fixtures for all the check tests: unguarded sessions and clients to build with, a fixed now."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from runbook.checkapi import CheckContext
+from tests.support.checks import Clients
 
 
 @pytest.fixture
@@ -24,3 +26,27 @@ def admin(admin: Any, check_context: CheckContext) -> Callable[[str], Any]:
         return cache[name]
 
     return get
+
+
+@pytest.fixture
+def clients(check_context: CheckContext, admin: Any) -> Clients:
+    """`clients("source", "rds")`: unguarded clients for building resources, one of each."""
+    made: dict[tuple[str, str], Any] = {}
+    sessions: dict[str, Any] = {}
+
+    def get(account: str, service: str) -> Any:
+        if (account, service) not in made:
+            if account not in sessions:
+                sessions[account] = admin(account)
+            made[(account, service)] = sessions[account].client(service)
+        return made[(account, service)]
+
+    return get
+
+
+@pytest.fixture
+def now(check_context: CheckContext) -> datetime:
+    """A fixed 'now' on a minute boundary, given to the checks through ctx.now."""
+    fixed = datetime.now(UTC).replace(second=0, microsecond=0)
+    check_context.now = lambda: fixed
+    return fixed

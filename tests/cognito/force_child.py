@@ -21,7 +21,7 @@ from typing import Any
 from runbook.aws.session import SessionFactory
 from runbook.cognito.force_migrate import force_migrate
 from runbook.model import Runbook
-from tests.helpers import base_runbook
+from tests.support.runbooks import base_runbook
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from runbook.audit.verify import read_records, verify
 from runbook.engine import Engine
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
-from tests.core import dnsworld as w
-from tests.core.test_dns import dns_session, walk
+from tests.support import dnsworld as w
+from tests.support.dnsworld import dns_session, walk
 
 ROOT = Path(__file__).resolve().parents[2]
 

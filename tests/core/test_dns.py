@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from runbook.aws.session import build_session
 from runbook.dns.records import canonical_set, same_sets
 from runbook.engine import Engine, GateNotPassed
 from runbook.loader import RunbookError, load
-from runbook.model import Account
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
-from tests.core import dnsworld as w
-from tests.helpers import DNS, DNS_ROLE, REGION, TARGET
-
-
-def dns_session(dns_account: bool) -> Any:
-    if dns_account:
-        account = Account(
-            account_id=DNS, region=REGION, role_arn=DNS_ROLE, external_id="runbook-dns"
-        )
-    else:
-        account = Account(account_id=TARGET, region=REGION)
-    return build_session(account, read_only=False)
-
-
-def walk(engine: Engine, step: str) -> None:
-    gate = engine.run_gate(step)
-    assert gate.passed, [o.to_json() for o in gate.outcomes]
-    outcome = engine.do(step, confirmed=True)
-    assert outcome.ok, outcome.summary
+from tests.support import dnsworld as w
+from tests.support.dnsworld import dns_session, walk
 
 
 @pytest.mark.parametrize(

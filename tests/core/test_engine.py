@@ -13,7 +13,7 @@ from runbook.cli.main import main
 from runbook.engine import Engine, GateNotPassed
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
-from tests.helpers import TARGET, base_runbook, write_runbook
+from tests.support.runbooks import TARGET, base_runbook, write_runbook
 
 
 def book(**changes: Any) -> dict[str, Any]:

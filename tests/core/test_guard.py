@@ -12,7 +12,7 @@ from moto import mock_aws
 from runbook.aws.guard import SOURCE_ALLOWLIST, ReadOnlyViolation, is_allowed
 from runbook.aws.session import build_session
 from runbook.model import Account
-from tests.helpers import REGION, SOURCE, SOURCE_ROLE
+from tests.support.runbooks import REGION, SOURCE, SOURCE_ROLE
 
 PROJECT_SERVICES = [
     "sts",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runbook.cli.main import main
-from tests.helpers import base_runbook, write_runbook
+from tests.support.runbooks import base_runbook, write_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
 Mutation = Callable[[dict[str, Any]], None]

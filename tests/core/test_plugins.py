@@ -14,8 +14,8 @@ from botocore.awsrequest import AWSResponse
 
 from runbook.engine import Engine
 from runbook.runtime import Runtime
-from tests.core.faults import _Raw
-from tests.helpers import base_runbook, write_runbook
+from tests.support.faults import _Raw
+from tests.support.runbooks import base_runbook, write_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runbook.aws.redact import MASK, install_logging, redact, redact_text
-from tests.core import dnsworld as w
+from tests.support import dnsworld as w
 
 CANARY_KEY = "AKIACANARY0000000001"
 CANARY_SECRET = "canary-secret-9f8e7d6c5b4a"
@@ -49,7 +49,7 @@ def test_canary_credentials_never_reach_a_log(
 ) -> None:
     from runbook.engine import Engine
     from runbook.runtime import Runtime
-    from tests.core.test_dns import dns_session
+    from tests.support.dnsworld import dns_session
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CANARY_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CANARY_SECRET)

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from runbook.engine import Engine
 from runbook.runtime import Runtime
-from tests.core import dnsworld as w
-from tests.core.faults import FAULTS, Injector
-from tests.core.test_dns import dns_session, walk
+from tests.support import dnsworld as w
+from tests.support.dnsworld import dns_session, walk
+from tests.support.faults import FAULTS, Injector
 
 
 def flipped_runtime(tmp_path: Path, kind: str = "simple") -> tuple[Runtime, str]:

@@ -12,8 +12,8 @@ from runbook.dns.records import read_record_sets
 from screens.app import DemoHooks, build_app
 from screens.confirm import ConfirmScreen
 from screens.messages import RollbackFinished
-from tests.app.conftest import Messages, settle, walk_demo
-from tests.core.faults import Injector
+from tests.support.faults import Injector
+from tests.support.pilot import Messages, settle, walk_demo
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 from runbook.aws.redact import install_logging
 from runbook.demo.world import Demo
 from screens.app import DemoHooks, build_app
-from tests.app.conftest import settle, type_text
+from tests.support.pilot import settle, type_text
 
 TAG = uuid.uuid4().hex[:10].upper()
 KEY = f"AKIA{TAG}CANARY"[:20]

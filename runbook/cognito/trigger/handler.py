@@ -1,6 +1,7 @@
 """The UserMigration Lambda: moves a user from the source pool at their first sign-in.
 
-Deployed in the target account (`runbook lambda package` builds the zip; the
+Deployed in the target account (`runbook lambda package` builds the zip with
+`runbook.cognito.trigger.package`; this file is its `lambda_function.py`, so the
 handler is `lambda_function.handler`) and attached to the target pool twice:
 
 - as the *Migrate user* trigger. On `UserMigration_Authentication` it assumes
@@ -25,7 +26,10 @@ AdminListGroupsForUser on the source pool. Give the function a timeout of 5 s.
 
 It runs in AWS Lambda with the standard library and boto3 only (no pydantic,
 so it cannot import the rest of `runbook`), and has no side effects at import.
-It never logs the password, tokens or the event.
+Its one companion is the standard-library-only attribute module, which the zip
+carries beside it as `cognito_attributes.py` (`runbook.cognito.attributes` in
+the repository). Nothing in `runbook` imports this module: the packager reads
+it as a file. It never logs the password, tokens or the event.
 """
 
 from __future__ import annotations
@@ -33,26 +37,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import json
 import logging
 import os
 import threading
 import time
-import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-log = logging.getLogger("runbook.migration_lambda")
+if TYPE_CHECKING or __package__:  # the repository: runbook.cognito.trigger.handler
+    from ..attributes import accepted_attributes, copy_attributes
+else:  # the deployed zip: lambda_function.py with cognito_attributes.py beside it
+    from cognito_attributes import accepted_attributes, copy_attributes
 
-HANDLER = "lambda_function.handler"
-ZIP_NAME = "cognito-user-migration.zip"
+log = logging.getLogger("runbook.migration_lambda")
 
 # Cognito waits 5 s for a trigger, network included; keep a margin for it.
 COGNITO_TIMEOUT_S = 5.0
@@ -68,33 +71,6 @@ DEFAULT_GROUP_COPY_WINDOW_S = 3600.0
 MFA_POLICIES = ("refuse", "accept_password")
 # Cognito asks for these only after the password was verified.
 MFA_CHALLENGES = frozenset({"SMS_MFA", "SOFTWARE_TOKEN_MFA", "EMAIL_OTP", "SELECT_MFA_TYPE"})
-
-# Every pool has these standard attributes (moto's DescribeUserPool lists only custom ones).
-STANDARD_ATTRIBUTES = frozenset(
-    {
-        "address",
-        "birthdate",
-        "email",
-        "email_verified",
-        "family_name",
-        "gender",
-        "given_name",
-        "locale",
-        "middle_name",
-        "name",
-        "nickname",
-        "phone_number",
-        "phone_number_verified",
-        "picture",
-        "preferred_username",
-        "profile",
-        "updated_at",
-        "website",
-        "zoneinfo",
-    }
-)
-# Never copied: `sub` is assigned by the target pool, `identities` by federation.
-NEVER_COPIED = frozenset({"sub", "identities"})
 
 BAD_CREDENTIALS = "Incorrect username or password."
 UNAVAILABLE = "Sign-in is temporarily unavailable; please try again."
@@ -211,43 +187,6 @@ def reset_cache() -> None:
     with _lock:
         _clients.clear()
         _schemas.clear()
-
-
-# --- attributes (shared with force-migration) ---------------------------------
-
-
-def accepted_attributes(schema: Iterable[Mapping[str, Any]]) -> frozenset[str]:
-    """Attribute names a pool accepts on creation, from DescribeUserPool's SchemaAttributes."""
-    names = set(STANDARD_ATTRIBUTES)
-    for attribute in schema:
-        name = str(attribute.get("Name", ""))
-        if name.startswith("custom:") or name in STANDARD_ATTRIBUTES:
-            names.add(name)
-    return frozenset(names - NEVER_COPIED)
-
-
-def copy_attributes(
-    attributes: Iterable[Mapping[str, Any]], accepted: frozenset[str] | None
-) -> tuple[dict[str, str], list[str]]:
-    """(attributes to create the user with, names dropped); the verified flags as they were.
-
-    `accepted=None` (schema unknown) keeps the standard and every custom attribute.
-    """
-    kept: dict[str, str] = {}
-    dropped: list[str] = []
-    for attribute in attributes:
-        name, value = str(attribute.get("Name", "")), attribute.get("Value")
-        if value is None or name in NEVER_COPIED:
-            continue
-        if (
-            name in accepted
-            if accepted is not None
-            else (name in STANDARD_ATTRIBUTES or name.startswith("custom:"))
-        ):
-            kept[name] = str(value)
-        else:
-            dropped.append(name)
-    return kept, dropped
 
 
 def _accepted_for(pool_id: str, config: LambdaConfig, deadline: Deadline) -> frozenset[str] | None:
@@ -537,35 +476,11 @@ def _log(event: str, level: int, **fields: Any) -> None:
 
 
 def _code(exc: BaseException) -> str:
+    """The error code of a ClientError, else the exception's type name.
+
+    A copy of `runbook.aws.errors.error_code` (which answers "" for anything
+    else): the deployed zip cannot import `runbook`.
+    """
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return type(exc).__name__
-
-
-# --- packaging ----------------------------------------------------------------
-
-
-def build_zip(dest: Path) -> Path:
-    """Write the deployable zip: this module as `lambda_function.py` (handler
-    `lambda_function.handler`, Python 3.11+ runtime; boto3 comes with the runtime).
-
-    `dest` may be a directory (the zip is named cognito-user-migration.zip) or a
-    file path. The archive is byte-for-byte reproducible.
-    """
-    path = dest / ZIP_NAME if dest.is_dir() else dest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(zip_bytes())
-    os.replace(tmp, path)
-    return path
-
-
-def zip_bytes() -> bytes:
-    """The deployable archive in memory (the demo deploys it to the emulator)."""
-    info = zipfile.ZipInfo("lambda_function.py", date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, Path(__file__).read_bytes())
-    return buffer.getvalue()

@@ -1,0 +1,89 @@
+"""What every command prints: exit codes, one-line errors, gate results, the audit head."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from runbook.checkapi import Status
+from runbook.dns.rollback import RollbackResult
+from runbook.runner import CheckOutcome
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit 2."""
+
+
+def open_run(path: str) -> Any:
+    from runbook.engine import Engine
+    from runbook.runtime import Runtime
+
+    runtime = Runtime.open(path)
+    return runtime, Engine(runtime)
+
+
+def print_head(runtime: Any, out: TextIO = sys.stderr) -> None:
+    print(f"audit head: seq {runtime.audit.seq} hash {runtime.audit.head_hash}", file=out)
+
+
+_MARK = {
+    Status.PASS: "PASS",
+    Status.WARN: "WARN",
+    Status.FAIL: "FAIL",
+    Status.ERROR: "ERROR",
+    Status.SKIPPED: "SKIP",
+}
+
+
+def print_outcomes(outcomes: list[CheckOutcome]) -> None:
+    step = None
+    for o in outcomes:
+        if o.step != step:
+            step = o.step
+            print(f"[{step}]")
+        kind = "" if o.blocking else " (advisory)"
+        print(f"  {_MARK[o.result.status]:<5} {o.check}{kind}: {o.result.summary}")
+        for line in o.result.details:
+            print(f"        {line}")
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"{question} -- not confirmed: no terminal to ask; pass --yes", file=sys.stderr)
+        return False
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def progress_printer(every_s: float = 1.0) -> Callable[[float | None, str], None]:
+    """Progress of long actions on stderr, at most once a second."""
+    last = [0.0]
+
+    def report(fraction: float | None, text: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s or fraction == 1.0:
+            last[0] = now
+            share = "" if fraction is None else f"{fraction:6.1%} "
+            print(f"  {share}{text}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def print_rollback(result: RollbackResult) -> None:
+    if result.confirmed:
+        print(result.message)
+        for rs in result.read_back:
+            print(f"  {json.dumps(rs, sort_keys=True)}")
+        return
+    print(result.message, file=sys.stderr)
+    for error in result.errors[-5:]:
+        print(f"  {error}", file=sys.stderr)
+    print("Roll back by hand with:", file=sys.stderr)
+    print(f"  {result.manual_command}", file=sys.stderr)
