@@ -6,11 +6,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-
-from runbook.formatting import parse_time
 
 GENESIS = "0" * 64
 RECORD_KEYS = (
@@ -59,53 +55,6 @@ class EventName(enum.StrEnum):
     ROLLBACK_OUTCOME = "rollback.outcome"
     ROLLBACK_NOT_CONFIRMED = "rollback.not_confirmed"  # the operator declined the confirmation
     AUDIT_TORN_TAIL_DISCARDED = "audit.torn_tail_discarded"
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One record as read back: every field typed. `details` stays a free-form mapping."""
-
-    seq: int
-    time: str
-    run_id: str
-    operator: dict[str, Any]
-    environment: str
-    step: str | None
-    event: str
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> AuditRecord:
-        """A record from its JSON object; ValueError names what is missing or mistyped."""
-        try:
-            seq = raw["seq"]
-            if not isinstance(seq, int) or isinstance(seq, bool):
-                raise ValueError(f"seq is {type(seq).__name__}, not a number")
-            details = raw.get("details") or {}
-            operator = raw.get("operator") or {}
-            if not isinstance(details, dict) or not isinstance(operator, dict):
-                raise ValueError("details and operator must be objects")
-            step = raw.get("step")
-            return cls(
-                seq=seq,
-                time=str(raw["time"]),
-                run_id=str(raw.get("run_id") or ""),
-                operator=operator,
-                environment=str(raw.get("environment") or ""),
-                step=None if step is None else str(step),
-                event=str(raw["event"]),
-                details=details,
-                prev_hash=str(raw.get("prev_hash") or ""),
-                hash=str(raw.get("hash") or ""),
-            )
-        except KeyError as exc:
-            raise ValueError(f"missing field {exc.args[0]}") from None
-
-    @property
-    def when(self) -> datetime | None:
-        return parse_time(self.time)
 
 
 def names_of(value: Any) -> list[str]:

@@ -21,10 +21,7 @@ class ReportInputError(Exception):
 
 
 def operator_label(user: Any, arn: Any) -> str:
-    """`alice@bastion as arn:...`, or the local user alone when no AWS identity is known.
-
-    Not `AuditRecord.who`: the report words an unknown user and an ARN differently.
-    """
+    """`alice@bastion as arn:...`, or the local user alone when no AWS identity is known."""
     user_text = str(user) if user else "(unknown local user)"
     return f"{user_text} as {arn}" if arn else user_text
 
