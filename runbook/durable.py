@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-TAIL_CHUNK = 64 * 1024
+TAIL_CHUNK = 8 * 1024  # a record is a few hundred bytes; longer lines read on
 
 
 def fsync_dir(path: Path) -> None:
@@ -86,6 +86,8 @@ def drop_torn_tail(path: Path) -> bytes | None:
         return None
     with open(path, "r+b") as handle:
         end = handle.seek(0, os.SEEK_END)
+        if end == 0:
+            return None
         position = end
         torn = b""
         while position > 0:

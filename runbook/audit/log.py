@@ -52,10 +52,20 @@ class AuditLog:
         self._lock = threading.RLock()
         self._failed: str | None = None
         self._file = AppendOnlyFile(path)  # drops a torn last line first, under the lock
-        with self._file.exclusive():
+        try:
+            with self._file.exclusive():
+                self._read_head()
+                if self._file.torn is not None:
+                    self._discarded(self._file.torn)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def head(self) -> tuple[int, str]:
+        """The true head of the file (seq, hash): other processes may have appended since."""
+        with self._lock, self._file.exclusive():
             self._read_head()
-            if self._file.torn is not None:
-                self._discarded(self._file.torn)
+            return self.seq, self.head_hash
 
     def _discarded(self, torn: bytes) -> None:
         """Record a torn last line that was cut (the caller holds the file lock)."""

@@ -11,13 +11,19 @@ from runbook.cli.output import (
     EXIT_OK,
     UsageError,
     confirm,
-    open_run,
     print_head,
     print_outcomes,
     progress_printer,
 )
+from runbook.engine import Engine, GateNotPassed
 from runbook.model import ManualAction
 from runbook.runner import CheckOutcome, gate_passes
+from runbook.runtime import Runtime
+
+
+def open_run(path: str) -> tuple[Runtime, Engine]:
+    runtime = Runtime.open(path)
+    return runtime, Engine(runtime)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -43,8 +49,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_do(args: argparse.Namespace) -> int:
-    from runbook.engine import GateNotPassed
-
     runtime, engine = open_run(args.file)
     try:
         try:

@@ -6,11 +6,14 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from runbook.checkapi import Status
 from runbook.dns.rollback import RollbackResult
 from runbook.runner import CheckOutcome
+
+if TYPE_CHECKING:
+    from runbook.runtime import Runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -19,16 +22,10 @@ class UsageError(Exception):
     """Bad input: printed as one line, exit 2."""
 
 
-def open_run(path: str) -> Any:
-    from runbook.engine import Engine
-    from runbook.runtime import Runtime
-
-    runtime = Runtime.open(path)
-    return runtime, Engine(runtime)
-
-
-def print_head(runtime: Any, out: TextIO = sys.stderr) -> None:
-    print(f"audit head: seq {runtime.audit.seq} hash {runtime.audit.head_hash}", file=out)
+def print_head(runtime: Runtime, out: TextIO = sys.stderr) -> None:
+    """The head as the file has it now: another process may have appended after us."""
+    seq, digest = runtime.audit.head()
+    print(f"audit head: seq {seq} hash {digest}", file=out)
 
 
 _MARK = {
