@@ -163,7 +163,7 @@ def _build(directory: Path) -> World:
     for index in range(SLOW_CHECKS):
         first.checks.append(CheckRef(id=SlowCheck.meta.id))
         runtime.loaded.params[(first.id, index)] = NoParams()
-    runtime.state.step(first.id).status = StepStatus.PENDING
+    runtime.update_state(lambda state: setattr(state.step(first.id), "status", StepStatus.PENDING))
     world = World(runtime, session, zone)
 
     def on_send(**_kwargs: Any) -> None:

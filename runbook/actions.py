@@ -129,7 +129,14 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
     client = ctx.dns_client()
     current = [dict(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)]
     path = rt.snapshot_path
-    if path.exists():
+    taken: Snapshot | None = None
+    if not path.exists():
+        taken = Snapshot.take(client, cfg, rt.model.dns_account)
+        try:
+            taken.save(path)
+        except FileExistsError:
+            taken = None  # another flip saved one first: that one is the pre-flip truth
+    if taken is None:
         # Never re-snapshot over an existing one: after a crash mid-flip the
         # live records may already be the target's, and rollback would keep them.
         snapshot = Snapshot.load(path)
@@ -142,8 +149,7 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
                 f"someone changed them. Inspect {cfg.name} and {path} before flipping"
             )
     else:
-        snapshot = Snapshot.take(client, cfg, rt.model.dns_account)
-        snapshot.save(path)
+        snapshot = taken
         rt.audit.record(
             "dns.snapshot_saved",
             step=ctx.step.id,

@@ -28,8 +28,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _replace_with(path: Path, write: Callable[[BinaryIO], object], mode: int = 0o600) -> None:
-    """Temp file beside `path`, written, fsynced, renamed over it, directory fsynced."""
+def _temp_beside(path: Path, write: Callable[[BinaryIO], object], mode: int) -> str:
+    """A temp file in `path`'s directory, written and fsynced; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -39,6 +39,16 @@ def _replace_with(path: Path, write: Callable[[BinaryIO], object], mode: int = 0
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _replace_with(path: Path, write: Callable[[BinaryIO], object], mode: int = 0o600) -> None:
+    """Temp file beside `path`, written, fsynced, renamed over it, directory fsynced."""
+    tmp = _temp_beside(path, write, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -49,6 +59,20 @@ def _replace_with(path: Path, write: Callable[[BinaryIO], object], mode: int = 0
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace `path` with `data`: a crash leaves the old or the new content, never a mix."""
     _replace_with(path, lambda handle: handle.write(data), mode)
+
+
+def create_exclusive(path: Path, data: bytes) -> None:
+    """Create `path` with `data`, fsynced, only if it does not exist (FileExistsError if it does).
+
+    Written to a temp file first and hard-linked into place, so the name appears
+    whole or not at all, and a second creator can never replace the first.
+    """
+    tmp = _temp_beside(path, lambda handle: handle.write(data), 0o600)
+    try:
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    fsync_dir(path.parent)
 
 
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:

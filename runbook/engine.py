@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from runbook.actions import (
     ActionContext,
@@ -20,8 +20,10 @@ from runbook.actions import (
     perform,
     reconcile,
 )
+from runbook.audit.record import EventName
 from runbook.audit.verify import read_records
 from runbook.aws.identity import IdentityFinding, compare
+from runbook.lease import LeaseHeld, RunLease
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
 from runbook.state import RunState, StepStatus, utcnow
@@ -262,8 +264,11 @@ class Engine:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
     ) -> ActionOutcome:
-        """Run the step's action: intent (fsynced) first, then the action, then the outcome."""
-        step = self.rt.model.step(step_id)
+        """Run the step's action: intent (fsynced) first, then the action, then the outcome.
+
+        Holds the run's lease throughout: a second actor is refused, naming this one.
+        """
+        self.rt.model.step(step_id)  # an unknown step fails here, before anything else
         if not self._identity_ok:
             findings = self.verify_identity()
             if not all(f.ok for f in findings):
@@ -273,6 +278,35 @@ class Engine:
                     if not f.ok
                 )
                 raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
+        lease = RunLease(self.rt.state_dir)
+        try:
+            mine, dead = lease.acquire(
+                local_user=str(self.rt.audit.operator.get("local_user") or "?"),
+                aws_arn=self.rt.audit.operator.get("aws_arn"),
+            )
+        except LeaseHeld as exc:
+            self.rt.audit.record("action.refused", step=step_id, reason=str(exc))
+            raise GateNotPassed(str(exc)) from None
+        if dead is not None:
+            self.rt.audit.record(
+                EventName.LEASE_TAKEN_OVER,
+                step=step_id,
+                previous=asdict(dead),
+                reason="its holder is dead (process gone, or no heartbeat)",
+            )
+        with lease.heartbeat(mine):
+            return self._do_holding_lease(step_id, confirmed, progress, cancel)
+
+    def _do_holding_lease(
+        self,
+        step_id: str,
+        confirmed: bool,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> ActionOutcome:
+        step = self.rt.model.step(step_id)
+        # Another process may have done this step, or rolled back, since we last looked.
+        self.rt.refresh_state()
         with self._lock:
             allowed, reason = self.can_act(step_id)
             if not allowed:

@@ -37,6 +37,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("app", "cmd_demo"),
     "review": ("app", "cmd_review"),
     "lambda": ("cognito", "cmd_lambda"),
+    "lease": ("lease", "cmd_lease"),
 }
 
 
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     checks = sub.add_parser("checks", help="list every installed check")
     checks.add_argument("--json", action="store_true")
     sub.add_parser("schema", help="print the JSON Schema of runbook.toml")
+    lease = sub.add_parser("lease", help="the run's action lease")
+    lease_sub = lease.add_subparsers(dest="lease_command", required=True, metavar="ACTION")
+    with_file(lease_sub.add_parser("show", help="who holds it, since when"))
+    lease_break = with_file(lease_sub.add_parser("break", help="remove a stuck lease (audited)"))
+    lease_break.add_argument("--reason", required=True, help="why (audited)")
     lam = sub.add_parser("lambda", help="the Cognito UserMigration Lambda")
     lam_sub = lam.add_subparsers(dest="lambda_command", required=True, metavar="ACTION")
     package = lam_sub.add_parser("package", help="write the deployable zip")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.dns.records import DnsError, normalize_name, read_record_sets, strip_set, zone_id
-from runbook.durable import atomic_write
+from runbook.durable import create_exclusive
 from runbook.model import Account, Dns
 
 SNAPSHOT_FILE = "dns-snapshot.json"
@@ -28,8 +28,8 @@ class Snapshot:
     taken_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def save(self, path: Path) -> None:
-        # atomic_write fsyncs the file and its directory before returning.
-        atomic_write(path, json.dumps(self.__dict__, indent=2, default=str).encode("utf-8"))
+        """Created once, fsynced with its directory; FileExistsError if a snapshot exists."""
+        create_exclusive(path, json.dumps(self.__dict__, indent=2, default=str).encode("utf-8"))
 
     @classmethod
     def load(cls, path: Path) -> Snapshot:

@@ -194,7 +194,9 @@ async def test_rollback_starts_while_slow_checks_run(
     for index in range(slow_jobs):
         runtime.loaded.model.steps[0].checks.append(CheckRef(id="test.slow"))
         runtime.loaded.params[("verify-accounts", index)] = NoParams()
-    runtime.state.step("verify-accounts").status = StepStatus.PENDING
+    runtime.update_state(
+        lambda state: setattr(state.step("verify-accounts"), "status", StepStatus.PENDING)
+    )
 
     app = build_app(runtime=runtime)
     SlowCheck.release.clear()

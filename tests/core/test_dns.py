@@ -10,7 +10,7 @@ from runbook.dns.records import canonical_set, same_sets
 from runbook.engine import Engine, GateNotPassed
 from runbook.loader import RunbookError, load
 from runbook.runtime import Runtime
-from runbook.state import StepStatus
+from runbook.state import RunState, StepStatus
 from tests.support import dnsworld as w
 from tests.support.dnsworld import dns_session, walk
 
@@ -100,9 +100,11 @@ def test_flip_never_overwrites_an_existing_snapshot(aws: None, tmp_path: Path) -
     for step in ("verify-accounts", "lower-ttl", "flip-dns"):
         walk(engine, step)
     first = runtime.snapshot_path.read_text()
-    runtime.state.step(
-        "flip-dns"
-    ).status = StepStatus.PENDING  # as if the outcome was never recorded
+
+    def never_recorded(state: RunState) -> None:  # as if the outcome was never written
+        state.step("flip-dns").status = StepStatus.PENDING
+
+    runtime.update_state(never_recorded)
     walk(engine, "flip-dns")
     assert runtime.snapshot_path.read_text() == first
     assert runtime.rollback(sleep=lambda _s: None).confirmed

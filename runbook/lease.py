@@ -1,0 +1,158 @@
+"""The run's action lease: one actor at a time, whoever and wherever it is.
+
+Doing a step's action takes the lease (`lease.json` in the state directory):
+holder (local user, STS ARN, host, pid, command), since when, and a heartbeat
+renewed while the action runs. A second process is refused with the holder's
+name and how long it has held it. A lease whose holder is dead (its pid gone on
+this host, or its heartbeat older than `STALE_AFTER_S`) is taken over, and the
+caller audits the takeover. Checks need no lease, and rollback never waits for
+it: rollback is UPSERT-only and safe to repeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook.durable import atomic_write
+from runbook.formatting import duration
+
+LEASE_FILE = "lease.json"
+HEARTBEAT_S = 5.0
+STALE_AFTER_S = 60.0  # a holder on another host is presumed dead after this silence
+
+
+class LeaseHeld(RuntimeError):
+    """Another live actor holds the lease; nothing was done."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    local_user: str
+    aws_arn: str | None
+    host: str
+    pid: int
+    command: str
+    token: str
+    since: float
+    heartbeat: float
+
+    def describe(self, now: float | None = None) -> str:
+        held = duration((now if now is not None else time.time()) - self.since)
+        who = self.local_user + (f" ({self.aws_arn})" if self.aws_arn else "")
+        return f"{who} on {self.host}, pid {self.pid}, `{self.command}`, for {held}"
+
+    def alive(self, now: float | None = None) -> bool:
+        """Dead if its pid is gone on this host, or its heartbeat is stale anywhere."""
+        now = now if now is not None else time.time()
+        if self.host == socket.gethostname():
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass  # exists, another user's
+        return now - self.heartbeat <= STALE_AFTER_S
+
+
+class RunLease:
+    """The lease file of one state directory; `hold()` takes it for a block."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LEASE_FILE
+        self.lock_path = state_dir / (LEASE_FILE + ".lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def current(self) -> Holder | None:
+        """The recorded holder, live or not; None when nobody holds the lease."""
+        try:
+            raw: dict[str, Any] = json.loads(self.path.read_bytes())
+            return Holder(**raw)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None  # an unreadable lease protects nobody: treat it as free
+
+    def acquire(self, *, local_user: str, aws_arn: str | None) -> tuple[Holder, Holder | None]:
+        """Take the lease: (the new holding, the dead holder taken over or None)."""
+        with self._locked():
+            now = time.time()
+            previous = self.current()
+            if previous is not None and previous.alive(now):
+                raise LeaseHeld(f"the run's lease is held by {previous.describe(now)}")
+            mine = Holder(
+                local_user=local_user,
+                aws_arn=aws_arn,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                command=" ".join(["runbook", *sys.argv[1:]])[:200],
+                token=uuid.uuid4().hex,
+                since=now,
+                heartbeat=now,
+            )
+            self._write(mine)
+            return mine, previous
+
+    def renew(self, mine: Holder) -> bool:
+        """Heartbeat; False if the lease is no longer ours (broken or taken over)."""
+        with self._locked():
+            held = self.current()
+            if held is None or held.token != mine.token:
+                return False
+            self._write(Holder(**{**asdict(held), "heartbeat": time.time()}))
+            return True
+
+    def release(self, mine: Holder) -> None:
+        with self._locked():
+            held = self.current()
+            if held is not None and held.token == mine.token:
+                self.path.unlink()
+
+    def break_(self) -> Holder | None:
+        """Remove whatever lease there is (the audited `runbook lease break`)."""
+        with self._locked():
+            held = self.current()
+            self.path.unlink(missing_ok=True)
+            return held
+
+    def _write(self, holder: Holder) -> None:
+        atomic_write(self.path, json.dumps(asdict(holder), indent=2).encode("utf-8"))
+
+    @contextlib.contextmanager
+    def heartbeat(self, mine: Holder, every_s: float = HEARTBEAT_S) -> Iterator[None]:
+        """Renew the heartbeat in a thread while the block runs, then release."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                if not self.renew(mine):
+                    return
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(every_s + 1)
+            self.release(mine)
