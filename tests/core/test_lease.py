@@ -65,6 +65,7 @@ def test_two_flips_started_together_flip_once(
     snapshot = Snapshot.load(path.parent / ".runbook" / "dns-snapshot.json")
     assert snapshot.record_sets[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
     assert verify(path.parent / ".runbook" / "audit.jsonl").ok
+    assert w.records(dns_session(False), zone)[0]["ResourceRecords"] == [{"Value": w.TARGET_IP}]
 
 
 @pytest.mark.slow
