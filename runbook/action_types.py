@@ -39,6 +39,8 @@ class ActionContext:
     progress: Progress = lambda _fraction, _message: None
     cancel: threading.Event = field(default_factory=threading.Event)
     sleep: Callable[[float], None] = time.sleep
+    intent_seq: int | None = None
+    """The seq of this action's intent record: what happened after it is in the log."""
 
     def dns_client(self) -> Any:
         return self.runtime.sessions.client(self.runtime.model.dns.account, "route53")

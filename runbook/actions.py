@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.action_types import ActionContext, ActionError, ActionOutcome
 from runbook.action_types import Progress as Progress  # re-exported: the engine imports it here
+from runbook.audit.record import EventName
+from runbook.audit.verify import records_after
 from runbook.dns.flip import apply_and_confirm, flipped_sets, lowered_sets
 from runbook.dns.records import DnsError, contains_sets, read_record_sets, same_sets
 from runbook.dns.snapshot import Snapshot
@@ -173,11 +175,55 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
             f"flip {result.change_id} is {result.status} but the records did not read back "
             "as sent; consider rollback"
         )
+    superseded = _rollback_since(ctx)
+    if superseded is not None:
+        return _give_way(ctx, client, snapshot, superseded)
     return _flipped(
         rt,
         snapshot,
         f"flipped {cfg.name} to the target ({result.status}, read back equal)",
         {"change_id": result.change_id, "sent": wanted},
+    )
+
+
+def _rollback_since(ctx: ActionContext) -> dict[str, Any] | None:
+    """A rollback that began after this flip's intent: its snapshot must win."""
+    if ctx.intent_seq is None:
+        return None
+    later = records_after(ctx.runtime.audit.path, ctx.intent_seq)
+    return next((r for r in later if r.get("event") == EventName.ROLLBACK_INTENT), None)
+
+
+def _give_way(
+    ctx: ActionContext, client: Any, snapshot: Snapshot, rollback: dict[str, Any]
+) -> ActionOutcome:
+    """A rollback started while this flip was on the wire: whichever change landed last,
+    the end state must be the snapshot. Re-apply it after our own change is INSYNC,
+    and report no flip."""
+    rt = ctx.runtime
+    cfg = rt.model.dns
+    again = apply_and_confirm(
+        client,
+        cfg.zone_id,
+        cfg.name,
+        cfg.type,
+        snapshot.record_sets,
+        comment="runbook: flip gave way to a rollback; snapshot re-applied",
+        sleep=ctx.sleep,
+    )
+    rt.audit.record(
+        EventName.DNS_FLIP_SUPERSEDED,
+        step=ctx.step.id,
+        rollback_seq=rollback.get("seq"),
+        change_id=again.change_id,
+        snapshot_read_back=again.matches,
+    )
+    where = "on the snapshot" if again.matches else "NOT confirmed on the snapshot: roll back"
+    return ActionOutcome(
+        False,
+        f"not flipped: a rollback began (seq {rollback.get('seq')}) while the flip was sent; "
+        f"the snapshot was re-applied after it, DNS is {where}",
+        {"superseded_by": rollback.get("seq"), "change_id": again.change_id},
     )
 
 

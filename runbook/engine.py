@@ -318,6 +318,7 @@ class Engine:
             if cancel is not None:
                 ctx.cancel = cancel
             intent = self.rt.audit.record("action.intent", step=step_id, **describe_intent(ctx))
+            ctx.intent_seq = intent["seq"]
 
             def running(state: RunState) -> None:
                 saved = state.step(step_id)

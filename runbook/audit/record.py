@@ -51,6 +51,7 @@ class EventName(enum.StrEnum):
     ACTION_REFUSED = "action.refused"
     ACTION_NOT_CONFIRMED = "action.not_confirmed"
     DNS_SNAPSHOT_SAVED = "dns.snapshot_saved"
+    DNS_FLIP_SUPERSEDED = "dns.flip_superseded"  # a rollback began while the flip was sent
     ROLLBACK_INTENT = "rollback.intent"
     ROLLBACK_OUTCOME = "rollback.outcome"
     ROLLBACK_NOT_CONFIRMED = "rollback.not_confirmed"  # the operator declined the confirmation

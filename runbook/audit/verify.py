@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook.audit.record import GENESIS, RECORD_KEYS, record_hash
+from runbook.durable import TAIL_CHUNK
 
 
 @dataclass(frozen=True)
@@ -117,3 +119,36 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
+    """The records after `seq`, read from the end of the log (it may be long)."""
+    found: list[dict[str, Any]] = []
+    with open(path, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        rest = b""
+        while position > 0:
+            step = min(TAIL_CHUNK, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + rest).split(b"\n")
+            rest = lines.pop(0)  # may be the end of a line that starts earlier
+            for raw in reversed(lines):
+                record = _parsed(raw)
+                if record is None:
+                    continue
+                if not isinstance(record.get("seq"), int) or record["seq"] <= seq:
+                    return found[::-1]
+                found.append(record)
+        record = _parsed(rest)
+        if record is not None and isinstance(record.get("seq"), int) and record["seq"] > seq:
+            found.append(record)
+    return found[::-1]
+
+
+def _parsed(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

@@ -1,0 +1,90 @@
+"""A flip and a rollback at once, AWS slowed down: the end state is always the snapshot."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook.audit.log import AuditLog
+from runbook.audit.verify import read_records, records_after, verify
+from runbook.dns.records import same_sets, strip_set
+from runbook.dns.snapshot import Snapshot
+from runbook.engine import Engine
+from runbook.runtime import Runtime
+from tests.support import dnsworld as w
+from tests.support.dnsworld import dns_session, walk
+from tests.support.slowproxy import slow_proxy
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "runbook.cli"]
+
+
+def test_records_after_reads_the_tail_only_as_far_as_needed(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, run_id="r", environment="rehearsal", operator={})
+    for n in range(500):
+        log.record("test.event", n=n, padding="x" * 40)
+    assert [r["seq"] for r in records_after(path, 497)] == [498, 499, 500]
+    assert records_after(path, 500) == []
+    assert len(records_after(path, 0)) == 500
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_no", range(4))
+def test_flip_and_rollback_together_end_on_the_snapshot(
+    moto_server: str, tmp_path: Path, round_no: int
+) -> None:
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, *w.INITIAL["simple"])
+    path = w.runbook_file(tmp_path, zone, "simple")
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl"):
+        walk(engine, step)
+    runtime.close()
+    state_dir = path.parent / ".runbook"
+    with slow_proxy(moto_server, delay_s=0.25) as slow:
+        env = {**os.environ, "AWS_ENDPOINT_URL": slow}
+        flip = subprocess.Popen(
+            [*CLI, "do", "flip-dns", "-f", str(path), "--yes"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not (state_dir / "dns-snapshot.json").exists():  # the flip is in flight
+            assert time.monotonic() < deadline and flip.poll() is None
+            time.sleep(0.02)
+        time.sleep(random.Random(round_no).uniform(0.0, 1.0))
+        rollback = subprocess.run(
+            [*CLI, "rollback", "-f", str(path), "--yes"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        flip_out, flip_err = flip.communicate(timeout=180)
+    snapshot = Snapshot.load(state_dir / "dns-snapshot.json")
+    live = [strip_set(rs) for rs in w.records(dns_session(False), zone)]
+    assert same_sets(live, snapshot.record_sets), (flip_out, flip_err, rollback.stdout)
+    assert rollback.returncode == 0 and "rollback confirmed" in rollback.stdout
+    records = read_records(state_dir / "audit.jsonl")
+    seq_of = {r["event"]: r["seq"] for r in records}  # the last of each
+    if "done: flipped" in flip_out:
+        # Only true if the flip was over before the rollback began.
+        assert seq_of["action.outcome"] < seq_of["rollback.intent"], records
+    else:
+        assert "not flipped: a rollback began" in flip_out + flip_err
+        assert "dns.flip_superseded" in seq_of
+    assert "Traceback" not in flip_err + rollback.stderr
+    assert verify(state_dir / "audit.jsonl").ok
