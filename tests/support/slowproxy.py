@@ -20,6 +20,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 @contextmanager
 def slow_proxy(upstream: str, delay_s: float) -> Iterator[str]:
     target = urlsplit(upstream)
+    host, port = target.hostname or "127.0.0.1", target.port
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -28,7 +29,7 @@ def slow_proxy(upstream: str, delay_s: float) -> Iterator[str]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             time.sleep(delay_s)
-            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            conn = http.client.HTTPConnection(host, port, timeout=30)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 conn.request(self.command, self.path, body=body, headers=headers)
