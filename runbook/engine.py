@@ -7,10 +7,12 @@ are persisted atomically before the call returns.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from runbook.actions import (
     ActionContext,
@@ -114,6 +116,24 @@ class Engine:
             if not step.independent and self.rt.state.step(step.id).status != StepStatus.DONE:
                 return step.id
         raise KeyError(step_id)
+
+    def changed_since(
+        self, step_id: str | None, rolled_back_at: datetime | None, *, lease: bool = True
+    ) -> str | None:
+        """Why a question asked earlier about this step no longer stands, or None.
+
+        For a dialog opened when the run looked different: another process did the
+        step, rolled DNS back, or now holds the lease.
+        """
+        state = self.rt.state
+        if step_id is not None and state.step(step_id).status == StepStatus.DONE:
+            return f"{step_id} was done meanwhile (see the audit log)"
+        if state.dns.rolled_back_at != rolled_back_at:
+            return "DNS was rolled back meanwhile"
+        holder = RunLease(self.rt.state_dir).current() if lease else None
+        if holder is not None and holder.pid != os.getpid() and holder.alive():
+            return f"another process is acting: {holder.describe()}"
+        return None
 
     def can_act(self, step_id: str) -> tuple[bool, str]:
         with self._lock:

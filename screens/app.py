@@ -43,11 +43,14 @@ from screens.messages import (
     IdentityChecked,
     RollbackFinished,
     RollbackProgressed,
+    RunChangedOnDisk,
     RunReconciled,
     WaiverRecorded,
 )
 from screens.settings import AppSettings
 from screens.widgets import ROLLBACK_BINDING
+
+FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 
 
 class RunbookApp(App[None]):
@@ -107,6 +110,8 @@ class RunbookApp(App[None]):
 
         self.push_screen(OverviewScreen())
         self.start_run()
+        self._stamp = self._files_stamp()
+        self.set_interval(FOLLOW_EVERY_S, self._follow_files)
         # Start-up objects (service models, widgets) live for the whole run: keep
         # full collections from walking them, which stalled the loop by 100-200 ms.
         gc.freeze()
@@ -130,6 +135,51 @@ class RunbookApp(App[None]):
         except Exception as exc:
             if not self.stop_if_audit_failed(exc):
                 self.post_message(IdentityChecked([], f"{type(exc).__name__}: {exc}"))
+
+    # --- other processes: the app follows the run's files ---------------------
+
+    def _files_stamp(self) -> tuple[tuple[int, int], ...]:
+        """Size and mtime of the state file and the audit log: a stat each, no read."""
+        assert self.runtime is not None
+        stamps = []
+        for path in (self.runtime.store.path, self.runtime.audit.path):
+            try:
+                info = path.stat()
+                stamps.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((0, 0))
+        return tuple(stamps)
+
+    def _follow_files(self) -> None:
+        stamp = self._files_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._reread_run()
+
+    @work(thread=True, group="follow", exclusive=True, exit_on_error=False, description="Re-read")
+    def _reread_run(self) -> None:
+        """The state and the audit head as on disk, after another process (or we) wrote."""
+        assert self.runtime is not None
+        try:
+            self.runtime.refresh_state()
+            self.runtime.audit.head()
+        except Exception as exc:
+            if not self.stop_if_audit_failed(exc):
+                self.call_from_thread(self.notify, f"could not re-read the run: {exc}")
+            return
+        self.post_message(RunChangedOnDisk())
+
+    def on_run_changed_on_disk(self, _message: RunChangedOnDisk) -> None:
+        from screens.confirm import ConfirmScreen
+        from screens.waiver import WaiverScreen
+
+        dialog = self.screen
+        if isinstance(dialog, ConfirmScreen | WaiverScreen) and dialog.premise is not None:
+            why = dialog.premise()
+            if why is not None:
+                dialog.dismiss(None)
+                self.notify(f"Closed the question: {why}", severity="warning", timeout=15)
+        self.broadcast()
 
     # --- workers: every AWS call happens in one of these ----------------------
 
@@ -376,8 +426,16 @@ class RunbookApp(App[None]):
             if yes:
                 self.start_rollback()
 
+        rolled_back_at = self.runtime.state.dns.rolled_back_at
+        engine = self.engine
+        premise = (
+            None
+            if engine is None
+            else (lambda: engine.changed_since(None, rolled_back_at, lease=False))
+        )
         self.push_screen(
-            ConfirmScreen(question, yes_label="Roll back", purpose="rollback"), answered
+            ConfirmScreen(question, yes_label="Roll back", purpose="rollback", premise=premise),
+            answered,
         )
 
     def open_step(self, step_id: str) -> None:

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from screens.contract import Premise
 from screens.widgets import ROLLBACK_BINDING
 
 
@@ -21,11 +22,19 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Cancel; nothing sent"),
     ]
 
-    def __init__(self, question: str, *, yes_label: str = "Yes", purpose: str = "action") -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        yes_label: str = "Yes",
+        purpose: str = "action",
+        premise: Premise | None = None,
+    ) -> None:
         super().__init__()
         self.question = question
         self.yes_label = yes_label
         self.purpose = purpose
+        self.premise = premise
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

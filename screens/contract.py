@@ -30,6 +30,10 @@ class DemoHooks:
     banner: str = ""
 
 
+Premise = Callable[[], str | None]
+"""Asked when the run changes under an open dialog: why its question no longer stands."""
+
+
 class RunbookAppApi(Protocol):
     """The app's view of the run (written only on the event loop) and what screens ask of it."""
 

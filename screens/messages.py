@@ -108,6 +108,10 @@ class WaiverRecorded(Message):
         self.error = error
 
 
+class RunChangedOnDisk(Message):
+    """Another process (or this one) changed the run's files; state and head are re-read."""
+
+
 class EngineChanged(Message):
     """Sent by the app to its screens after any of the above changed what they show."""
 

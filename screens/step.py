@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Footer, Markdown, ProgressBar, Sp
 from runbook.model import ManualAction, Step
 from runbook.runner import CheckOutcome
 from runbook.state import StepStatus
+from screens.contract import Premise
 from screens.messages import EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
@@ -267,7 +268,10 @@ class StepScreen(RunbookScreen):
             if yes:
                 self.rb.start_action(self.step_id, confirmed=True)
 
-        self.app.push_screen(ConfirmScreen(question, yes_label=self.action_label()), answered)
+        self.app.push_screen(
+            ConfirmScreen(question, yes_label=self.action_label(), premise=self.premise()),
+            answered,
+        )
 
     def action_waive(self) -> None:
         from screens.waiver import WaiverScreen
@@ -282,7 +286,15 @@ class StepScreen(RunbookScreen):
             if reason:
                 self.rb.start_waiver(self.step_id, reason)
 
-        self.app.push_screen(WaiverScreen(self.step.title, failing), answered)
+        self.app.push_screen(
+            WaiverScreen(self.step.title, failing, premise=self.premise()), answered
+        )
+
+    def premise(self) -> Premise:
+        """This step's question stands while nobody else does it, rolls back or acts."""
+        engine, step_id = self.engine, self.step_id
+        rolled_back_at = engine.rt.state.dns.rolled_back_at
+        return lambda: engine.changed_since(step_id, rolled_back_at)
 
     def action_cancel_wait(self) -> None:
         self.rb.cancel_action()

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from runbook.engine import MIN_WAIVER_CHARS
+from screens.contract import Premise
 from screens.widgets import ROLLBACK_BINDING
 
 
@@ -21,10 +22,13 @@ class WaiverScreen(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="waiver_cancel", tooltip="Keep the gate closed"),
     ]
 
-    def __init__(self, step_title: str, failing: list[str]) -> None:
+    def __init__(
+        self, step_title: str, failing: list[str], *, premise: Premise | None = None
+    ) -> None:
         super().__init__()
         self.step_title = step_title
         self.failing = failing
+        self.premise = premise
 
     def compose(self) -> ComposeResult:
         listed = "\n".join(f"  • {line}" for line in self.failing) or "  (none)"
