@@ -34,7 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("rollback", "cmd_rollback"),
     "audit": ("audit", "cmd_audit"),
     "run": ("app", "cmd_run"),
-    "demo": ("app", "cmd_demo"),
+    "demo": ("demo", "cmd_demo"),
     "review": ("app", "cmd_review"),
     "lambda": ("cognito", "cmd_lambda"),
     "lease": ("lease", "cmd_lease"),
@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     with_file(sub.add_parser("run", help="open the terminal app against AWS"))
     demo = sub.add_parser("demo", help="the terminal app against an embedded emulator")
     demo.add_argument("--dir", default=None, help="where the demo writes its files")
+    demo.add_argument(
+        "--serve", action="store_true", help="keep the emulator running without the app"
+    )
+    demo.add_argument(
+        "--fresh", action="store_true", help="a new rehearsal; the old files are archived"
+    )
     check = with_file(sub.add_parser("check", help="run the gating checks headless"))
     check.add_argument("--step", default=None, help="only this step's checks")
     check.add_argument("--json", action="store_true", help="machine-readable results")
