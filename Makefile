@@ -20,7 +20,7 @@ $(VENV)/.test-installed: pyproject.toml setup.py | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/runbook demo --dir demo-run
+	$(BIN)/runbook demo --dir demo-run $(if $(FRESH),--fresh)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

@@ -88,3 +88,38 @@ def test_flip_and_rollback_together_end_on_the_snapshot(
         assert "dns.flip_superseded" in seq_of
     assert "Traceback" not in flip_err + rollback.stderr
     assert verify(state_dir / "audit.jsonl").ok
+
+
+@pytest.mark.slow
+def test_two_rollbacks_at_once_both_converge_and_both_are_audited(
+    moto_server: str, tmp_path: Path
+) -> None:
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, *w.INITIAL["simple"])
+    path = w.runbook_file(tmp_path, zone, "simple")
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        walk(engine, step)
+    runtime.close()
+    with slow_proxy(moto_server, delay_s=0.2) as slow:
+        env = {**os.environ, "AWS_ENDPOINT_URL": slow}
+        both = [
+            subprocess.Popen(
+                [*CLI, "rollback", "-f", str(path), "--yes"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        results = [(p.wait(180), *p.communicate()) for p in both]
+    assert [code for code, _o, _e in results] == [0, 0], results
+    assert all("rollback confirmed" in out for _c, out, _e in results)
+    assert w.records(dns_session(False), zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+    events = [r["event"] for r in read_records(path.parent / ".runbook" / "audit.jsonl")]
+    assert events.count("rollback.intent") == 2 and events.count("rollback.outcome") == 2
+    assert verify(path.parent / ".runbook" / "audit.jsonl").ok

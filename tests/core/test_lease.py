@@ -46,7 +46,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("round_no", range(3))
+@pytest.mark.parametrize("round_no", range(5))
 def test_two_flips_started_together_flip_once(
     moto_server: str, tmp_path: Path, round_no: int
 ) -> None:
