@@ -10,7 +10,11 @@ creates a database user, while DynamoDB's `Query` only reads.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import botocore.loaders
+from botocore.model import ServiceId
 
 # Reviewed: each entry reads and changes nothing in the source account.
 # Keyed by botocore's service name (`client.meta.service_model.service_name`).
@@ -123,19 +127,65 @@ def is_allowed(service: str, operation: str) -> bool:
     return operation in SOURCE_ALLOWLIST.get(service, frozenset())
 
 
-_ANY_ALLOWED = frozenset().union(*SOURCE_ALLOWLIST.values())
+class _Models:
+    """The allowlisted services' models, read once on first use (signing only).
 
-
-def read_only_sign_guard(operation_name: str = "", event_name: str = "", **_kwargs: Any) -> None:
-    """`before-sign` handler: a second layer for what signs without building parameters.
-
-    `rds.generate_db_auth_token` signs a `connect` request locally and never
-    emits `before-parameter-build`; a database login token would let the holder
-    write to the source database.
+    `before-sign` names the service by its hyphenated service ID (e.g.
+    `cognito-identity-provider` for `cognito-idp`) and gives the request, not
+    the operation model: this maps the ID back, and each allowlisted operation
+    to the HTTP method its model declares.
     """
-    if operation_name not in _ANY_ALLOWED:
-        service = event_name.split(".")[1] if event_name.count(".") >= 2 else "unknown"
-        raise ReadOnlyViolation(service, operation_name)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, str] | None = None
+        self._methods: dict[tuple[str, str], str] = {}
+
+    def _load(self) -> dict[str, str]:
+        with self._lock:
+            if self._by_id is None:
+                loader = botocore.loaders.create_loader()
+                by_id = {}
+                for service, operations in SOURCE_ALLOWLIST.items():
+                    model = loader.load_service_model(service, "service-2")
+                    by_id[ServiceId(model["metadata"]["serviceId"]).hyphenize()] = service
+                    for name in operations:
+                        http = model["operations"][name].get("http", {})
+                        self._methods[(service, name)] = str(http.get("method", "POST")).upper()
+                self._by_id = by_id
+            return self._by_id
+
+    def service(self, service_id: str) -> str | None:
+        return self._load().get(service_id)
+
+    def method(self, service: str, operation: str) -> str:
+        self._load()
+        return self._methods[(service, operation)]
+
+
+_MODELS = _Models()
+
+
+def read_only_sign_guard(
+    request: Any = None, operation_name: str = "", event_name: str = "", **_kwargs: Any
+) -> None:
+    """`before-sign` handler: the (service, operation, HTTP method) actually being signed.
+
+    A second layer behind `before-parameter-build`, for what it cannot see:
+    `rds.generate_db_auth_token` signs a `connect` request locally without
+    building parameters (a database login token would let the holder write), and
+    `generate_presigned_url(..., HttpMethod="DELETE")` sets the method after the
+    parameters are built, so an allowlisted `HeadBucket` would sign a DELETE.
+    Presigned POSTs sign `PutObject`, which no service allows here.
+    """
+    service_id = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+    service = _MODELS.service(service_id)
+    if service is None or not is_allowed(service, operation_name):
+        raise ReadOnlyViolation(service or service_id or "unknown", operation_name)
+    method = str(getattr(request, "method", "") or "").upper()
+    expected = _MODELS.method(service, operation_name)
+    if method != expected:
+        raise ReadOnlyViolation(service, f"{operation_name} sent as {method or '?'}")
 
 
 def read_only_guard(model: Any = None, **_kwargs: Any) -> None:

@@ -143,3 +143,66 @@ def test_target_sessions_are_not_guarded() -> None:
     with mock_aws():
         session = build_session(Account(account_id="123456789012", region=REGION), read_only=False)
         session.client("s3", region_name=REGION).create_bucket(Bucket="target-bucket")
+
+
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "PATCH")
+
+
+def dummy(shape: Any) -> Any:
+    """A value of `shape` that passes botocore's parameter validation."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {name: dummy(shape.members[name]) for name in shape.required_members}
+    if kind == "list":
+        return [dummy(shape.member)] * int(shape.metadata.get("min", 0))
+    if kind == "map":
+        return {}
+    if kind in ("integer", "long"):
+        return max(1, int(shape.metadata.get("min", 1)))
+    if kind in ("double", "float"):
+        return 1.0
+    if kind == "boolean":
+        return False
+    if kind == "timestamp":
+        return "2026-01-01T00:00:00Z"
+    if kind == "blob":
+        return b"x"
+    enum = shape.metadata.get("enum")
+    if enum:
+        return enum[0]
+    return "x" * max(1, int(shape.metadata.get("min", 1)))
+
+
+@pytest.mark.parametrize("service", sorted(SOURCE_ALLOWLIST))
+def test_presigned_urls_with_another_method_are_refused(service: str) -> None:
+    """Every allowlisted operation, presigned with every HTTP method but its own."""
+    client = source_session().client(service, region_name=REGION)
+    names = {v: k for k, v in client.meta.method_to_api_mapping.items()}
+    refused = 0
+    for operation in sorted(SOURCE_ALLOWLIST[service]):
+        model = client.meta.service_model.operation_model(operation)
+        params = dummy(model.input_shape) if model.input_shape is not None else {}
+        own = model.http["method"].upper()
+        url = client.generate_presigned_url(names[operation], Params=params)
+        assert url.startswith("http")  # its own method still presigns
+        for method in METHODS:
+            if method == own:
+                continue
+            with pytest.raises(ReadOnlyViolation):
+                client.generate_presigned_url(names[operation], Params=params, HttpMethod=method)
+            refused += 1
+    assert refused == 5 * len(SOURCE_ALLOWLIST[service])
+
+
+def test_signing_a_request_whose_method_is_not_its_operations_is_refused() -> None:
+    from botocore.awsrequest import AWSRequest
+
+    s3 = source_session().client("s3", region_name=REGION)
+    forged = AWSRequest(method="DELETE", url="https://b.s3.amazonaws.com/")
+    with pytest.raises(ReadOnlyViolation):
+        s3._request_signer.sign("HeadBucket", forged)
+    cfn = source_session().client("cloudformation", region_name=REGION)
+    wrong = AWSRequest(method="POST", url="https://cloudformation.amazonaws.com/")
+    with pytest.raises(ReadOnlyViolation):  # GetTemplate's name, for an S3 request
+        s3._request_signer.sign("GetTemplate", wrong)
+    cfn._request_signer.sign("GetTemplate", wrong)  # its own service and method: signed
