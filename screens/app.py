@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from runbook.actions import ActionOutcome
 from runbook.audit.log import AuditWriteError
 from runbook.dns.records import describe_set
-from runbook.dns.rollback import RollbackResult, manual_command, write_rollback_batch
+from runbook.dns.rollback import RollbackResult, manual_command
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine, GateNotPassed
 from runbook.runner import CheckOutcome
@@ -296,9 +296,7 @@ class RunbookApp(App[None]):
         text = f"STOPPED: the audit log cannot be written ({message.error}); nothing more is sent."
         if self.runtime is not None and self.runtime.snapshot_path.exists():
             snapshot = Snapshot.load(self.runtime.snapshot_path)
-            command = manual_command(
-                snapshot, write_rollback_batch(snapshot, self.runtime.state_dir)
-            )
+            command = manual_command(snapshot)
             text += f"\nTo roll DNS back by hand:\n  {command}"
         self.exit(return_code=1, message=text)
 

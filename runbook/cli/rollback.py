@@ -55,9 +55,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         snapshot = Snapshot.load(runtime.snapshot_path)
         if not confirm(_rollback_question(snapshot), args.yes):
             runtime.audit.record("rollback.not_confirmed")
-            from runbook.dns.rollback import manual_command, write_rollback_batch
+            from runbook.dns.rollback import manual_command
 
-            command = manual_command(snapshot, write_rollback_batch(snapshot, runtime.state_dir))
+            command = manual_command(snapshot)
             print(f"not confirmed; nothing sent. By hand:\n  {command}", file=sys.stderr)
             return EXIT_FAIL
         try:

@@ -23,11 +23,8 @@ from runbook.aws.errors import is_retryable
 from runbook.aws.session import SessionFactory
 from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
 from runbook.dns.snapshot import Snapshot
-from runbook.durable import atomic_write
 from runbook.model import Account
 from runbook.state import RunState, StepStatus, utcnow
-
-ROLLBACK_BATCH_FILE = "rollback-change-batch.json"
 
 # The rollback client does no retries of its own: its loop below owns them, so
 # a retry quota drained by other clients can never stop a rollback.
@@ -49,34 +46,39 @@ class RollbackResult:
     errors: list[str] = field(default_factory=list)
 
 
-def manual_command(snapshot: Snapshot, batch_path: Path) -> str:
-    parts = [
-        "aws",
-        "route53",
-        "change-resource-record-sets",
-        "--hosted-zone-id",
-        snapshot.zone_id,
-        "--change-batch",
-        f"file://{batch_path.resolve()}",
-    ]
+def manual_command(snapshot: Snapshot) -> str:
+    """The rollback by hand, as one bash command that works as printed.
+
+    Built in memory (a full disk must not cost the operator the command): the
+    change batch is inline. For a DNS account reached by a role, the command
+    assumes it first, with its external ID, in a subshell, so the operator's own
+    base credentials are all it needs and nothing leaks into their shell.
+    """
+    batch = json.dumps(
+        change_batch(snapshot.record_sets, "runbook rollback to pre-flip snapshot"),
+        separators=(",", ":"),
+        sort_keys=True,
+    )
     profile = snapshot.account.get("profile")
-    if profile:
-        parts += ["--profile", profile]
-    return shlex.join(parts)
-
-
-def write_rollback_batch(snapshot: Snapshot, state_dir: Path) -> Path:
-    path = state_dir / ROLLBACK_BATCH_FILE
-    batch = change_batch(snapshot.record_sets, "runbook rollback to pre-flip snapshot")
-    atomic_write(path, json.dumps(batch, indent=2).encode("utf-8"))
-    return path
+    change = ["aws", "route53", "change-resource-record-sets"]
+    change += ["--hosted-zone-id", snapshot.zone_id, "--change-batch", batch]
+    role = snapshot.account.get("role_arn")
+    if not role:
+        return shlex.join(change + (["--profile", profile] if profile else []))
+    assume = ["aws", "sts", "assume-role", "--role-arn", role]
+    assume += ["--role-session-name", "runbook-manual-rollback"]
+    if snapshot.account.get("external_id"):
+        assume += ["--external-id", snapshot.account["external_id"]]
+    assume += ["--query", "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]"]
+    assume += ["--output", "text"] + (["--profile", profile] if profile else [])
+    keys = "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN"
+    return f"( read -r {keys} < <({shlex.join(assume)}) && export {keys} && {shlex.join(change)} )"
 
 
 def rollback(
     snapshot: Snapshot,
     client: Any,
     *,
-    state_dir: Path,
     deadline_s: float = 120.0,
     poll_s: float = 2.0,
     base_backoff_s: float = 0.2,
@@ -91,8 +93,7 @@ def rollback(
     Only UPSERTs of the saved sets are sent, so every retry is safe to repeat.
     Retries use full jitter (a random wait up to an exponential cap).
     """
-    batch_path = write_rollback_batch(snapshot, state_dir)
-    command = manual_command(snapshot, batch_path)
+    command = manual_command(snapshot)
     end = clock() + deadline_s
     attempts = 0
     errors: list[str] = []
@@ -195,13 +196,12 @@ def run_rollback(
         result = rollback(
             snapshot,
             client,
-            state_dir=snapshot_path.parent,
             deadline_s=deadline_s,
             sleep=sleep,
             on_attempt=on_attempt,
         )
     except Exception as exc:  # credentials, a bad snapshot: still end with a clear outcome
-        command = manual_command(snapshot, write_rollback_batch(snapshot, snapshot_path.parent))
+        command = manual_command(snapshot)
         result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", command)
     if audit is not None:
         audit.record(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ import botocore.endpoint
 import pytest
 from botocore.exceptions import ClientError
 
+from runbook.dns.rollback import manual_command
+from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine
 from runbook.runtime import Runtime
 from tests.support import dnsworld as w
@@ -57,10 +61,9 @@ def test_rollback_not_confirmed_prints_manual_command(
     result = runtime.rollback(deadline_s=1.0)
     assert not result.confirmed
     assert "NOT confirmed" in result.message
-    batch = runtime.state_dir / "rollback-change-batch.json"
-    assert result.manual_command.startswith("aws route53 change-resource-record-sets")
-    assert f"file://{batch.resolve()}" in result.manual_command
-    changes = json.loads(batch.read_text())["Changes"]
+    argv = shlex.split(result.manual_command)
+    assert argv[:3] == ["aws", "route53", "change-resource-record-sets"]
+    changes = json.loads(argv[argv.index("--change-batch") + 1])["Changes"]
     assert [c["Action"] for c in changes] == ["UPSERT"]
     assert changes[0]["ResourceRecordSet"]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
     outcome = json.loads((runtime.state_dir / "audit.jsonl").read_text().splitlines()[-1])
@@ -105,3 +108,37 @@ def test_rollback_from_a_fresh_process_with_files_on_disk(moto_server: str, tmp_
     assert "audit head: seq" in done.stderr
     weights = {rs["SetIdentifier"]: rs["Weight"] for rs in w.records(dns_session(False), zone)}
     assert weights == {"source": 100, "target": 0}
+
+
+@pytest.mark.slow
+def test_the_printed_manual_command_works_as_printed_for_a_dns_account_by_role(
+    moto_server: str, tmp_path: Path
+) -> None:
+    session = dns_session(True)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, *w.INITIAL["simple"])
+    runtime = Runtime.open(w.runbook_file(tmp_path, zone, "simple", dns_account=True))
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        walk(engine, step)
+    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.TARGET_IP}]
+    command = manual_command(Snapshot.load(runtime.snapshot_path))
+    runtime.close()
+    assert "sts assume-role" in command and "--external-id runbook-dns" in command
+    # The operator's shell: their own base keys, the AWS CLI, nothing of ours.
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": w.REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    done = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    restored = w.records(session, zone)
+    assert restored[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
