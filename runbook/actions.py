@@ -14,7 +14,7 @@ from runbook.action_types import ActionContext, ActionError, ActionOutcome
 from runbook.action_types import Progress as Progress  # re-exported: the engine imports it here
 from runbook.audit.record import EventName
 from runbook.audit.verify import records_after
-from runbook.dns.flip import apply_and_confirm, flipped_sets, lowered_sets
+from runbook.dns.flip import already_flipped, apply_and_confirm, flipped_sets, lowered_sets
 from runbook.dns.records import DnsError, contains_sets, read_record_sets, same_sets
 from runbook.dns.snapshot import Snapshot
 from runbook.model import (
@@ -132,10 +132,17 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
     current = [dict(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)]
     path = rt.snapshot_path
     taken: Snapshot | None = None
+    digest = ""
     if not path.exists():
         taken = Snapshot.take(client, cfg, rt.model.dns_account)
+        if already_flipped(cfg, current):
+            raise ActionError(
+                f"{cfg.name} {cfg.type} already points at the target and there is no snapshot "
+                "of the source to roll back to: nothing sent, no snapshot taken. Restore the "
+                "source records (or the snapshot file) before flipping"
+            )
         try:
-            taken.save(path)
+            digest = taken.save(path)
         except FileExistsError:
             taken = None  # another flip saved one first: that one is the pre-flip truth
     if taken is None:
@@ -153,10 +160,7 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
     else:
         snapshot = taken
         rt.audit.record(
-            "dns.snapshot_saved",
-            step=ctx.step.id,
-            path=str(path),
-            record_sets=snapshot.record_sets,
+            "dns.snapshot_saved", step=ctx.step.id, path=str(path), **snapshot.record(digest)
         )
     wanted = flipped_sets(cfg, snapshot.record_sets)
     ctx.progress(None, "sending UPSERT and waiting for INSYNC")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -148,7 +149,19 @@ class AppendOnlyFile:
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # Never through a symlink, never onto anything but a regular file: a link
+        # planted in the state directory must not make us cut or extend another file.
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if path.is_symlink():
+                raise OSError(
+                    exc.errno, f"{path} is a symbolic link; refusing to write to it"
+                ) from None
+            raise
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            os.close(self._fd)
+            raise OSError(f"{path} is not a regular file; refusing to write to it")
         if created:
             fsync_dir(path.parent)
         with self.exclusive():

@@ -132,6 +132,7 @@ class Runtime:
             sleep=sleep,
             on_attempt=on_attempt,
             flip_steps=tuple(s.id for s in self.model.steps if s.action.kind == "dns.flip"),
+            audit_path=self.audit.path,
         )
 
     def check_context(self, step_id: str | None) -> CheckContext:

@@ -51,7 +51,10 @@ class AuditLog:
         self.operator = dict(operator)
         self._lock = threading.RLock()
         self._failed: str | None = None
-        self._file = AppendOnlyFile(path)  # drops a torn last line first, under the lock
+        try:
+            self._file = AppendOnlyFile(path)  # drops a torn last line first, under the lock
+        except OSError as exc:
+            raise AuditCorruptError(f"{path}: {exc.strerror or exc}") from None
         try:
             with self._file.exclusive():
                 self._read_head()

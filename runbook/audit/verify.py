@@ -121,9 +121,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
-    """The records after `seq`, read from the end of the log (it may be long)."""
-    found: list[dict[str, Any]] = []
+def records_backward(path: Path) -> Iterator[dict[str, Any]]:
+    """Readable records from the last to the first, read from the end in chunks."""
     with open(path, "rb") as handle:
         position = handle.seek(0, os.SEEK_END)
         rest = b""
@@ -135,15 +134,26 @@ def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
             rest = lines.pop(0)  # may be the end of a line that starts earlier
             for raw in reversed(lines):
                 record = _parsed(raw)
-                if record is None:
-                    continue
-                if not isinstance(record.get("seq"), int) or record["seq"] <= seq:
-                    return found[::-1]
-                found.append(record)
+                if record is not None:
+                    yield record
         record = _parsed(rest)
-        if record is not None and isinstance(record.get("seq"), int) and record["seq"] > seq:
-            found.append(record)
+        if record is not None:
+            yield record
+
+
+def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
+    """The records after `seq`, read from the end of the log (it may be long)."""
+    found: list[dict[str, Any]] = []
+    for record in records_backward(path):
+        if not isinstance(record.get("seq"), int) or record["seq"] <= seq:
+            break
+        found.append(record)
     return found[::-1]
+
+
+def last_of(path: Path, event: str) -> dict[str, Any] | None:
+    """The newest record of `event`, read from the end of the log."""
+    return next((r for r in records_backward(path) if r.get("event") == event), None)
 
 
 def _parsed(raw: bytes) -> dict[str, Any] | None:

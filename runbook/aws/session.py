@@ -9,6 +9,7 @@ read-only guard.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,15 @@ DEFAULT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
     user_agent_extra="runbook/0.1",
+)
+
+
+# For assuming roles: a credential refresh is on the path of every call, the
+# rollback's included, so it may not wait minutes on a hung STS endpoint.
+STS_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=3,
+    read_timeout=5,
 )
 
 
@@ -78,7 +88,8 @@ def build_session(account: Account, *, read_only: bool) -> boto3.Session:
                 "run `aws sso login`, or export credentials"
             )
         fetcher = AssumeRoleCredentialFetcher(
-            client_creator=base.create_client,
+            # Bounded, so a hung STS endpoint cannot outlast a rollback's deadline.
+            client_creator=functools.partial(base.create_client, config=STS_CONFIG),
             source_credentials=source,
             role_arn=account.role_arn,
             extra_args=extra,

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     do.add_argument("--waive", metavar="REASON", default=None, help="waive a failed gate")
     rollback = with_file(sub.add_parser("rollback", help="DNS back to the pre-flip snapshot"))
     rollback.add_argument("--yes", action="store_true", help="roll back without asking")
+    rollback.add_argument(
+        "--state-dir", default=None, help="the run's files, if the runbook cannot say where"
+    )
     audit = sub.add_parser("audit", help="verify or show an audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser("verify", help="check the hash chain").add_argument("path")

@@ -6,6 +6,7 @@ answer for the old TTL.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from runbook.dns.records import (
     DnsError,
+    canonical_set,
     change_batch,
     contains_sets,
     normalize_name,
@@ -138,3 +140,16 @@ def apply_and_confirm(
 
 
 # --- rollback ---------------------------------------------------------------
+
+
+def already_flipped(cfg: Dns, current: list[dict[str, Any]]) -> bool:
+    """Do the live records already say what the flip would send (TTL aside)?"""
+
+    def shape(record_sets: list[dict[str, Any]]) -> list[str]:
+        return sorted(
+            json.dumps({k: v for k, v in canonical_set(rs).items() if k != "TTL"}, sort_keys=True)
+            for rs in record_sets
+        )
+
+    wanted = shape(flipped_sets(cfg, current))
+    return all(item in shape(current) for item in wanted)

@@ -18,11 +18,11 @@ from typing import Any
 
 from botocore.config import Config
 
-from runbook.audit.log import AuditLog
+from runbook.audit.log import AuditLog, AuditWriteError
 from runbook.aws.errors import is_retryable
 from runbook.aws.session import SessionFactory
 from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
-from runbook.dns.snapshot import Snapshot
+from runbook.dns.snapshot import Snapshot, trusted_snapshot
 from runbook.model import Account
 from runbook.state import RunState, StepStatus, utcnow
 
@@ -44,6 +44,8 @@ class RollbackResult:
     change_id: str | None = None
     read_back: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)
+    """Records (audit, state) that could not be written: what was sent is then unrecorded."""
 
 
 def manual_command(snapshot: Snapshot) -> str:
@@ -175,22 +177,45 @@ def run_rollback(
     sleep: Callable[[float], None] = time.sleep,
     on_attempt: Callable[[int, str], None] | None = None,
     flip_steps: tuple[str, ...] = (),
+    audit_path: Path | None = None,
+    best_effort_records: bool = False,
 ) -> RollbackResult:
-    """Roll DNS back to the snapshot. With `sessions=None`, the snapshot's own account is used."""
-    if not snapshot_path.exists():
-        raise NoSnapshotError(f"no DNS snapshot at {snapshot_path}: the flip has not run")
-    snapshot = Snapshot.load(snapshot_path)
+    """Roll DNS back to the snapshot. With `sessions=None`, the snapshot's own account is used.
+
+    `audit_path` is the log whose `dns.snapshot_saved` record vouches for the
+    snapshot file (it may differ from where `audit` writes, after a failure).
+    With `best_effort_records` (the `runbook rollback` command), a record that
+    cannot be written is reported in the result instead of stopping the
+    rollback: at the worst moment, DNS comes first.
+    """
+    try:
+        snapshot, note = trusted_snapshot(snapshot_path, audit_path)
+    except FileNotFoundError:
+        raise NoSnapshotError(f"no DNS snapshot at {snapshot_path}: the flip has not run") from None
+    unrecorded: list[str] = []
+
+    def record(event: str, **details: Any) -> None:
+        if audit is None:
+            unrecorded.append(f"{event}: no audit log could be opened")
+            return
+        try:
+            audit.record(event, **details)
+        except (AuditWriteError, OSError) as exc:
+            if not best_effort_records:
+                raise
+            unrecorded.append(f"{event}: {exc}")
+
     if sessions is None:
         sessions = SessionFactory({snapshot.account_name: Account(**snapshot.account)})
-    if audit is not None:
-        audit.record(
-            "rollback.intent",
-            zone_id=snapshot.zone_id,
-            name=snapshot.name,
-            type=snapshot.type,
-            record_sets=snapshot.record_sets,
-            deadline_s=deadline_s,
-        )
+    record(
+        "rollback.intent",
+        zone_id=snapshot.zone_id,
+        name=snapshot.name,
+        type=snapshot.type,
+        record_sets=snapshot.record_sets,
+        deadline_s=deadline_s,
+        snapshot_note=note,
+    )
     try:
         client = sessions.client(snapshot.account_name, "route53", config=ROLLBACK_CLIENT_CONFIG)
         result = rollback(
@@ -203,17 +228,16 @@ def run_rollback(
     except Exception as exc:  # credentials, a bad snapshot: still end with a clear outcome
         command = manual_command(snapshot)
         result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", command)
-    if audit is not None:
-        audit.record(
-            "rollback.outcome",
-            confirmed=result.confirmed,
-            attempts=result.attempts,
-            summary=result.message,
-            change_id=result.change_id,
-            read_back=result.read_back,
-            errors=result.errors[-10:],
-            manual_command=None if result.confirmed else result.manual_command,
-        )
+    record(
+        "rollback.outcome",
+        confirmed=result.confirmed,
+        attempts=result.attempts,
+        summary=result.message,
+        change_id=result.change_id,
+        read_back=result.read_back,
+        errors=result.errors[-10:],
+        manual_command=None if result.confirmed else result.manual_command,
+    )
     if update_state is not None:
 
         def rolled_back(state: RunState) -> None:
@@ -226,5 +250,11 @@ def run_rollback(
                     saved.status = StepStatus.PENDING
                     saved.note = "rolled back"
 
-        update_state(rolled_back)
+        try:
+            update_state(rolled_back)
+        except (OSError, ValueError) as exc:
+            if not best_effort_records:
+                raise
+            unrecorded.append(f"state: {exc}")
+    result.unrecorded = unrecorded
     return result

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import botocore.endpoint
 import pytest
@@ -142,3 +143,19 @@ def test_the_printed_manual_command_works_as_printed_for_a_dns_account_by_role(
     assert done.returncode == 0, done.stderr
     restored = w.records(session, zone)
     assert restored[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+
+
+def test_a_read_back_that_differs_is_never_confirmed(aws: None, tmp_path: Path) -> None:
+    """The emulator always reads back what was sent; real Route 53 may not (yet)."""
+    runtime, _zone = flipped_runtime(tmp_path)
+
+    def stale(parsed: dict[str, Any], **_kwargs: Any) -> None:
+        for rs in parsed.get("ResourceRecordSets", []):
+            rs["ResourceRecords"] = [{"Value": w.TARGET_IP}]  # still the flipped value
+
+    runtime.sessions.session("target").events.register(
+        "after-call.route53.ListResourceRecordSets", stale
+    )
+    result = runtime.rollback(deadline_s=2.0, sleep=lambda _s: None)
+    assert not result.confirmed
+    assert any("read-back differs" in e for e in result.errors)
