@@ -22,6 +22,7 @@ from runbook.actions import (
     perform,
     reconcile,
 )
+from runbook.audit.log import AuditWriteError
 from runbook.audit.record import EventName
 from runbook.audit.verify import read_records
 from runbook.aws.identity import IdentityFinding, compare
@@ -36,6 +37,15 @@ MIN_WAIVER_CHARS = 3
 
 class GateNotPassed(RuntimeError):
     """The action is not enabled; nothing was sent."""
+
+
+class OutcomeNotRecorded(RuntimeError):
+    """The action ran (something may have been sent) but its outcome could not be written."""
+
+    def __init__(self, outcome: ActionOutcome, cause: BaseException) -> None:
+        super().__init__(f"{outcome.summary}; NOT RECORDED: {type(cause).__name__}: {cause}")
+        self.outcome = outcome
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -351,7 +361,10 @@ class Engine:
             outcome = perform(ctx)
         except Exception as exc:
             outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}", {"error": str(exc)})
-        return self._finish(step_id, outcome, "action.outcome")
+        try:
+            return self._finish(step_id, outcome, "action.outcome")
+        except (AuditWriteError, OSError) as exc:  # a full disk after the change went out
+            raise OutcomeNotRecorded(outcome, exc) from exc
 
     def _finish(self, step_id: str, outcome: ActionOutcome, event: str) -> ActionOutcome:
         self.rt.audit.record(

@@ -24,7 +24,7 @@ from runbook.audit.log import AuditWriteError
 from runbook.dns.records import describe_set
 from runbook.dns.rollback import RollbackResult, manual_command
 from runbook.dns.snapshot import Snapshot
-from runbook.engine import Engine, GateNotPassed
+from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
@@ -286,8 +286,9 @@ class RunbookApp(App[None]):
         self._cancel.set()
 
     def stop_if_audit_failed(self, exc: BaseException) -> bool:
-        """From any thread: an audit write failure stops the tool."""
-        if isinstance(exc, AuditWriteError):
+        """From any thread: an audit write failure stops the tool (and so does a state
+        write failure after an action went out: the run's files no longer say what AWS is)."""
+        if isinstance(exc, AuditWriteError | OutcomeNotRecorded):
             self.post_message(AuditFailed(str(exc)))
             return True
         return False

@@ -9,13 +9,16 @@ import sys
 from runbook.cli.output import (
     EXIT_FAIL,
     EXIT_OK,
+    EXIT_UNRECORDED,
     UsageError,
     confirm,
     print_head,
     print_outcomes,
     progress_printer,
 )
-from runbook.engine import Engine, GateNotPassed
+from runbook.dns.rollback import manual_command
+from runbook.dns.snapshot import Snapshot
+from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
 from runbook.model import ManualAction
 from runbook.runner import CheckOutcome, gate_passes
 from runbook.runtime import Runtime
@@ -24,6 +27,18 @@ from runbook.runtime import Runtime
 def open_run(path: str) -> tuple[Runtime, Engine]:
     runtime = Runtime.open(path)
     return runtime, Engine(runtime)
+
+
+def _unrecorded(runtime: Runtime, exc: OutcomeNotRecorded) -> int:
+    """Sent, but not written down: say what was sent and how to undo it by hand."""
+    print(f"STATE UNKNOWN: {exc.outcome.summary}", file=sys.stderr)
+    print(f"the outcome could not be recorded: {exc.cause}", file=sys.stderr)
+    try:
+        snapshot = Snapshot.load(runtime.snapshot_path)
+    except (OSError, ValueError):
+        return EXIT_UNRECORDED
+    print(f"To roll DNS back by hand:\n  {manual_command(snapshot)}", file=sys.stderr)
+    return EXIT_UNRECORDED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -82,6 +97,8 @@ def cmd_do(args: argparse.Namespace) -> int:
         except GateNotPassed as exc:
             print(f"not done: {exc}; nothing changed", file=sys.stderr)
             return EXIT_FAIL
+        except OutcomeNotRecorded as exc:
+            return _unrecorded(runtime, exc)
         print(("done: " if outcome.ok else "FAILED: ") + outcome.summary)
         return EXIT_OK if outcome.ok else EXIT_FAIL
     finally:

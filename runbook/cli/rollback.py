@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runbook.audit.log import AuditCorruptError, AuditLog, AuditWriteError
-from runbook.cli.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, confirm, print_rollback
+from runbook.cli.output import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_UNRECORDED,
+    EXIT_USAGE,
+    confirm,
+    print_rollback,
+)
 from runbook.dns.rollback import NoSnapshotError, manual_command, run_rollback
 from runbook.dns.snapshot import (
     SNAPSHOT_FILE,
@@ -32,7 +39,6 @@ AUDIT_FILE = "audit.jsonl"
 STATE_FILE = "state.json"
 DEFAULT_DEADLINE_S = 120.0
 STATE_DIR_LINE = re.compile(r'^\s*state_dir\s*=\s*"([^"\n]+)"', re.MULTILINE)
-EXIT_UNRECORDED = 4  # sent, but what was sent could not all be recorded
 
 
 @dataclass

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,3 +211,41 @@ def test_the_deadline_covers_assuming_the_dns_role_on_a_hung_endpoint(
     assert done.returncode == 1, done.stderr
     assert "NOT confirmed" in done.stderr and "sts assume-role" in done.stderr
     assert elapsed < 8 + 10, f"took {elapsed:.0f}s against a deadline of 8s"
+
+
+def test_a_flip_whose_outcome_cannot_be_saved_exits_4_with_the_manual_command(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, *w.INITIAL["simple"])
+    path = w.runbook_file(tmp_path, zone, "simple")
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl"):
+        walk(engine, step)
+    runtime.close()
+    import runbook.actions
+    from runbook.state import StateStore
+
+    sent = threading.Event()
+    original_apply, original_save = runbook.actions.apply_and_confirm, StateStore.save
+
+    def apply_then_fill_the_disk(*args: Any, **kwargs: Any) -> Any:
+        result = original_apply(*args, **kwargs)
+        sent.set()
+        return result
+
+    def save(self: StateStore, state: Any) -> None:
+        if sent.is_set():
+            raise OSError(28, "No space left on device")
+        original_save(self, state)
+
+    monkeypatch.setattr(runbook.actions, "apply_and_confirm", apply_then_fill_the_disk)
+    monkeypatch.setattr(StateStore, "save", save)
+    assert main(["do", "flip-dns", "-f", str(path), "--yes"]) == 4
+    _out, err = capsys.readouterr()
+    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.TARGET_IP}]
+    assert "STATE UNKNOWN" in err and "No space left on device" in err
+    assert "aws route53 change-resource-record-sets" in err
+    assert "internal error" not in err and "Traceback" not in err
