@@ -74,6 +74,8 @@ SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
     "cognito-idp": frozenset(
         {
             "DescribeUserPool",
+            # Returns the client secret: cognito.migration_trigger reads only the
+            # auth flows and whether a secret exists; the secret is never kept.
             "DescribeUserPoolClient",
             "ListUserPoolClients",
             "ListUsers",
@@ -106,7 +108,9 @@ SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
     "cloudwatch": frozenset(
         {"ListMetrics", "GetMetricData", "GetMetricStatistics", "DescribeAlarms"}
     ),
-    "lambda": frozenset({"ListFunctions", "GetFunction", "GetFunctionConfiguration"}),
+    # No Lambda reads: no check needs the source's functions, and every one of
+    # ListFunctions, GetFunction(Configuration) hands out environment variables
+    # (GetFunction a presigned code URL too), which often hold secrets.
     "iam": frozenset({"GetRole", "ListRoles"}),
 }
 
