@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+# C0 controls (but newline and tab, where multi-line text allows them), DEL, C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def duration(seconds: float | None) -> str:
@@ -37,3 +42,13 @@ def utc_time(value: str) -> str:
     if parsed is None:
         return value or "?"
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def printable(text: str, *, one_line: bool = True) -> str:
+    """Control characters shown as escapes (`\\x1b`, `\\r`), never sent to a terminal.
+
+    Audit values are operator input and AWS responses: a waiver reason holding
+    `\\r\\x1b[2K` must not erase a line of the timeline and forge another.
+    """
+    pattern = _CONTROL_ONE_LINE if one_line else _CONTROL
+    return pattern.sub(lambda m: repr(m.group(0))[1:-1], text)

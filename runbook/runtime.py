@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from runbook import __version__
-from runbook.audit.log import AuditLog
+from runbook.audit.log import AuditCorruptError, AuditLog
+from runbook.audit.verify import records_backward
 from runbook.aws.session import SessionFactory
 from runbook.checkapi import CheckContext
 from runbook.dns.rollback import RollbackResult, run_rollback
@@ -21,7 +22,7 @@ from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.loader import LoadedRunbook, load
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
-from runbook.state import RunState, StateStore
+from runbook.state import AuditHead, RunState, StateStore
 
 AUDIT_FILE = "audit.jsonl"
 STATE_FILE = "state.json"
@@ -73,6 +74,11 @@ class Runtime:
             operator={"local_user": local_user(), "aws_arn": None},
             **({"clock": clock} if clock is not None else {}),
         )
+        try:
+            check_head(audit, state)
+        except AuditCorruptError:
+            audit.close()
+            raise
         runtime = cls(
             loaded=loaded,
             sessions=sessions if sessions is not None else SessionFactory(loaded.model.accounts),
@@ -105,8 +111,15 @@ class Runtime:
 
     def update_state(self, change: Callable[[RunState], object]) -> RunState:
         """Change the run state as other processes may have left it, and keep the result."""
+        seq, digest = self.audit.seq, self.audit.head_hash
+
+        def change_and_mark(state: RunState) -> None:
+            change(state)
+            if state.audit_head is None or state.audit_head.seq < seq:
+                state.audit_head = AuditHead(seq=seq, hash=digest)
+
         with self.lock:
-            self.state = self.store.update(change)
+            self.state = self.store.update(change_and_mark)
             return self.state
 
     def refresh_state(self) -> RunState:
@@ -146,3 +159,27 @@ class Runtime:
 
     def close(self) -> None:
         self.audit.close()
+
+
+def check_head(audit: AuditLog, state: RunState) -> None:
+    """The log must still hold the record the run state last saw, unchanged.
+
+    A chain alone cannot show a truncated tail or a log rewritten with every
+    hash recomputed; the head kept in the state can.
+    """
+    seen = state.audit_head
+    if seen is None:
+        return
+    if audit.seq < seen.seq:
+        raise AuditCorruptError(
+            f"{audit.path} ends at seq {audit.seq}, but the run state saw seq {seen.seq}: "
+            "records are missing (a truncated or emptied log). Nothing was done; "
+            f"run `runbook audit verify {audit.path} --head {seen.seq}:{seen.hash}`"
+        )
+    record = next((r for r in records_backward(audit.path) if r.get("seq") == seen.seq), None)
+    if record is None or record.get("hash") != seen.hash:
+        found = "no such record" if record is None else f"hash {str(record.get('hash'))[:12]}"
+        raise AuditCorruptError(
+            f"{audit.path}: seq {seen.seq} has {found}, but the run state saw hash "
+            f"{seen.hash[:12]}: the log was rewritten. Nothing was done"
+        )

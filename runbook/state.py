@@ -58,6 +58,13 @@ class DnsState(BaseModel):
     rollback_confirmed: bool | None = None
 
 
+class AuditHead(BaseModel):
+    """The newest audit record a process saw when it last changed the state."""
+
+    seq: int
+    hash: str
+
+
 class RunState(BaseModel):
     run_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     created_at: datetime = Field(default_factory=utcnow)
@@ -65,6 +72,10 @@ class RunState(BaseModel):
     dns: DnsState = Field(default_factory=DnsState)
     in_flight: dict[str, Any] | None = Field(
         default=None, description="An action whose outcome is not yet recorded."
+    )
+    audit_head: AuditHead | None = Field(
+        default=None,
+        description="Cross-checks the log: a shorter or rewritten log is caught on open.",
     )
 
     def step(self, step_id: str) -> StepState:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Select, Static
 
 from runbook.audit.record import gist
 from runbook.audit.verify import read_records, verify
+from runbook.formatting import printable
 from screens.contract import runbook_app
 from screens.messages import AuditLoaded, EngineChanged
 from screens.widgets import ROLLBACK_BINDING, RunHeader
@@ -102,10 +103,10 @@ class ReviewScreen(Screen[None]):
             time = str(record.get("time", ""))[11:19]
             table.add_row(
                 str(record.get("seq")),
-                time,
-                str(record.get("step") or "-"),
-                str(record.get("event")),
-                _gist(record)[:90],
+                printable(time),
+                printable(str(record.get("step") or "-")),
+                printable(str(record.get("event"))),
+                printable(_gist(record))[:90],
                 key=str(index),
             )
         self.show_record()

@@ -2,6 +2,6 @@
 
 import sys
 
-from runbook.cli.main import main
+from runbook.cli.main import run
 
-sys.exit(main())
+sys.exit(run())

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 from runbook import __version__
 from runbook.audit.log import AuditCorruptError, AuditWriteError
@@ -76,7 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit = sub.add_parser("audit", help="verify or show an audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check the hash chain").add_argument("path")
+    verify = audit_sub.add_parser("verify", help="check the hash chain")
+    verify.add_argument("path")
+    verify.add_argument(
+        "--head",
+        metavar="SEQ:HASH",
+        default=None,
+        help="the head written down at exit: the log must still contain it",
+    )
     show = audit_sub.add_parser("show", help="the log as a timeline")
     show.add_argument("path")
     show.add_argument("--json", action="store_true")
@@ -112,6 +121,18 @@ def _parser() -> argparse.ArgumentParser:
         help="zip file, or an existing directory (default ./cognito-user-migration.zip)",
     )
     return parser
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    # Unwinds through every command's `finally`, which prints the audit head.
+    raise SystemExit(128 + signum)
+
+
+def run() -> int:
+    """The console script: `main`, with SIGTERM and SIGHUP ending it as cleanly as ctrl+c."""
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _stop)
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

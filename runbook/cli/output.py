@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from runbook.checkapi import Status
 from runbook.dns.rollback import RollbackResult
+from runbook.formatting import printable
 from runbook.runner import CheckOutcome
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ def print_outcomes(outcomes: list[CheckOutcome]) -> None:
             step = o.step
             print(f"[{step}]")
         kind = "" if o.blocking else " (advisory)"
-        print(f"  {_MARK[o.result.status]:<5} {o.check}{kind}: {o.result.summary}")
+        print(printable(f"  {_MARK[o.result.status]:<5} {o.check}{kind}: {o.result.summary}"))
         for line in o.result.details:
-            print(f"        {line}")
+            print(f"        {printable(line)}")
 
 
 def confirm(question: str, assume_yes: bool) -> bool:

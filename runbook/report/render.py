@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from runbook.aws.redact import redact_text
-from runbook.formatting import duration, utc_time
+from runbook.formatting import duration, printable, utc_time
 from runbook.report.model import Previous, Report, unique
 
 TIMELINE_LIMIT = 5000  # beyond this the timeline is `runbook audit show`'s job
@@ -160,7 +160,7 @@ def html_text(value: Any) -> Markup:
     """Redacted and escaped: audit values are operator input and AWS responses."""
     if value is None:
         return Markup("-")
-    return Markup(html.escape(redact_text(str(value)), quote=True))
+    return Markup(html.escape(printable(redact_text(str(value)), one_line=False), quote=True))
 
 
 def _html_finalize(value: Any) -> Any:
@@ -207,20 +207,20 @@ def md(value: Any) -> MdText:
     """Redacted, one line, and inert: no markup, no raw HTML, no table-breaking pipes."""
     if value is None:
         return MdText("-")
-    text = redact_text(str(value)).replace("\r", " ").replace("\n", " ")
+    text = printable(redact_text(str(value)).replace("\r", " ").replace("\n", " "))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return MdText(_MD_UNDERSCORE.sub(r"\\_", _MD_SPECIAL.sub(r"\\\1", text)))
 
 
 def md_code(value: Any) -> MdText:
-    text = redact_text(str(value))
+    text = printable(redact_text(str(value)), one_line=False)
     if any(ch in text for ch in "`|\r\n") or not text:
         return md(text)  # a code span cannot hold these safely inside a table
     return MdText(f"`{text}`")
 
 
 def md_fence(text: str, lang: str = "") -> MdText:
-    text = redact_text(text)
+    text = printable(redact_text(text), one_line=False)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return MdText(f"{fence}{lang}\n{text}\n{fence}")
