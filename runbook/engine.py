@@ -24,7 +24,7 @@ from runbook.actions import (
 )
 from runbook.audit.log import AuditWriteError
 from runbook.audit.record import EventName
-from runbook.audit.verify import read_records
+from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
 from runbook.lease import LeaseHeld, RunLease
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
@@ -390,13 +390,17 @@ class Engine:
     def dangling_intents(self) -> list[str]:
         """Steps whose last intent has no outcome: the process died in between."""
         open_steps: dict[str, int] = {}
+        decided: set[str] = set()  # read newest first: a step's latest record decides
         path = self.rt.audit.path
-        for record in read_records(path) if path.exists() else []:
+        for record in records_backward(path) if path.exists() else []:
             event, step = record.get("event"), record.get("step")
-            if event == "action.intent" and step:
+            if not isinstance(step, str) or step in decided:
+                continue
+            if event == "action.intent":
                 open_steps[step] = record["seq"]
-            elif event in ("action.outcome", "action.reconciled") and step:
-                open_steps.pop(step, None)
+                decided.add(step)
+            elif event in ("action.outcome", "action.reconciled"):
+                decided.add(step)
         if self.rt.state.in_flight:
             open_steps.setdefault(self.rt.state.in_flight["step"], -1)
         return list(open_steps)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from runbook.audit.verify import read_records
+from runbook.audit.verify import records_backward
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 from runbook.dns.records import normalize_name, read_record_sets
 from runbook.formatting import duration
@@ -58,7 +58,7 @@ def _from_audit(ctx: CheckContext) -> Lowering | None:
     path = ctx.state_dir / AUDIT_FILE
     if not path.exists():
         return None
-    for record in reversed(read_records(path)):
+    for record in records_backward(path):  # newest first, without loading the log
         details = record.get("details")
         if record.get("event") not in _AUDIT_EVENTS or not isinstance(details, dict):
             continue

@@ -249,3 +249,18 @@ def test_a_flip_whose_outcome_cannot_be_saved_exits_4_with_the_manual_command(
     assert "STATE UNKNOWN" in err and "No space left on device" in err
     assert "aws route53 change-resource-record-sets" in err
     assert "internal error" not in err and "Traceback" not in err
+
+
+def test_a_flip_never_snapshots_the_target_as_the_source(aws: None, tmp_path: Path) -> None:
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple(ip=w.TARGET_IP))  # someone flipped by hand already
+    runtime = Runtime.open(w.runbook_file(tmp_path, zone, "simple"))
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl"):
+        walk(engine, step)
+    assert engine.run_gate("flip-dns").passed
+    outcome = engine.do("flip-dns", confirmed=True)
+    assert not outcome.ok and "already points at the target" in outcome.summary
+    assert not runtime.snapshot_path.exists()
+    runtime.close()
