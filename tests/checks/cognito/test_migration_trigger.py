@@ -258,3 +258,22 @@ def test_trigger_without_client_id_is_an_error(world: World) -> None:
     result = run_check(world.ctx, "cognito.migration_trigger")
     assert result.status == Status.ERROR
     assert result.summary == "not configured: target_client_id"
+
+
+def test_a_source_client_secret_is_noticed_but_never_kept(world: World) -> None:
+    """DescribeUserPoolClient hands out the secret: only the fact of one may be kept."""
+    made = world.source.create_user_pool_client(
+        UserPoolId=world.source_pool,
+        ClientName="with-secret",
+        GenerateSecret=True,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]
+    secret = made["ClientSecret"]
+    try:
+        result = trigger(world, source_client_id=made["ClientId"])
+        assert result.evidence.get("source_client_has_secret") is True
+        assert secret not in json.dumps(result.model_dump(mode="json"))
+    finally:
+        world.source.delete_user_pool_client(
+            UserPoolId=world.source_pool, ClientId=made["ClientId"]
+        )
