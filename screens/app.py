@@ -414,12 +414,20 @@ class RunbookApp(App[None]):
                 "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
             )
             return
-        snapshot = Snapshot.load(path)
-        body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
-        question = (
-            f"Roll {snapshot.name} {snapshot.type} back to the source?\n\n"
-            f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
-        )
+        # The file only, on the event loop: the worker checks it against the audit
+        # log (which may be long) and sends the audited copy if the file was changed.
+        try:
+            snapshot = Snapshot.load(path)
+            body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
+            question = (
+                f"Roll {snapshot.name} {snapshot.type} back to the source?\n\n"
+                f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
+            )
+        except (OSError, ValueError) as exc:
+            question = (
+                f"The snapshot file is unreadable ({exc}).\n\nRoll back to the copy the flip "
+                "recorded in the audit log?"
+            )
 
         def answered(yes: bool | None) -> None:
             if yes:

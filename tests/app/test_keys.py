@@ -30,7 +30,9 @@ async def test_keymap_from_settings_remaps_rollback(
     app.runtime.snapshot_path.write_text(  # type: ignore[union-attr]
         '{"zone_id": "Z1", "name": "app.example.com.", "type": "A", "account_name": "target",'
         ' "account": {"account_id": "123456789012", "region": "us-east-1"},'
-        ' "record_sets": [], "taken_at": "2026-11-21T00:00:00+00:00"}'
+        ' "record_sets": [{"Name": "app.example.com.", "Type": "A", "TTL": 300,'
+        ' "ResourceRecords": [{"Value": "198.51.100.10"}]}],'
+        ' "taken_at": "2026-11-21T00:00:00+00:00"}'
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
