@@ -11,20 +11,12 @@ from runbook.audit.log import AuditCorruptError
 from runbook.audit.record import GENESIS, canonical, record_hash
 from runbook.audit.verify import read_records, verify
 from runbook.cli.main import main
-from runbook.engine import Engine
 from runbook.runtime import Runtime
 from tests.support import dnsworld as w
-from tests.support.dnsworld import dns_session, walk
 
 
 def a_run(tmp_path: Path) -> tuple[Path, Path]:
-    session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple")
-    runtime = Runtime.open(path)
-    walk(Engine(runtime), "verify-accounts")
-    runtime.close()
+    path, _zone = w.walked_run(tmp_path, ("verify-accounts",))
     return path, path.parent / ".runbook" / "audit.jsonl"
 
 

@@ -15,10 +15,8 @@ from runbook.audit.log import AuditLog
 from runbook.audit.verify import read_records, records_after, verify
 from runbook.dns.records import same_sets, strip_set
 from runbook.dns.snapshot import Snapshot
-from runbook.engine import Engine
-from runbook.runtime import Runtime
 from tests.support import dnsworld as w
-from tests.support.dnsworld import dns_session, walk
+from tests.support.dnsworld import dns_session
 from tests.support.slowproxy import slow_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,15 +38,7 @@ def test_records_after_reads_the_tail_only_as_far_as_needed(tmp_path: Path) -> N
 def test_flip_and_rollback_together_end_on_the_snapshot(
     moto_server: str, tmp_path: Path, round_no: int
 ) -> None:
-    session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple")
-    runtime = Runtime.open(path)
-    engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl"):
-        walk(engine, step)
-    runtime.close()
+    path, zone = w.walked_run(tmp_path, ("verify-accounts", "lower-ttl"))
     state_dir = path.parent / ".runbook"
     with slow_proxy(moto_server, delay_s=0.25) as slow:
         env = {**os.environ, "AWS_ENDPOINT_URL": slow}
@@ -94,15 +84,7 @@ def test_flip_and_rollback_together_end_on_the_snapshot(
 def test_two_rollbacks_at_once_both_converge_and_both_are_audited(
     moto_server: str, tmp_path: Path
 ) -> None:
-    session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple")
-    runtime = Runtime.open(path)
-    engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
-        walk(engine, step)
-    runtime.close()
+    path, zone = w.walked_run(tmp_path, ("verify-accounts", "lower-ttl", "flip-dns"))
     with slow_proxy(moto_server, delay_s=0.2) as slow:
         env = {**os.environ, "AWS_ENDPOINT_URL": slow}
         both = [

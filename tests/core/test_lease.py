@@ -11,11 +11,9 @@ import pytest
 
 from runbook.audit.verify import read_records, verify
 from runbook.dns.snapshot import Snapshot
-from runbook.engine import Engine
 from runbook.lease import RunLease
-from runbook.runtime import Runtime
 from tests.support import dnsworld as w
-from tests.support.dnsworld import dns_session, walk
+from tests.support.dnsworld import dns_session
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "runbook.cli"]
@@ -23,16 +21,7 @@ CLI = [sys.executable, "-m", "runbook.cli"]
 
 def ready_to_flip(tmp_path: Path) -> tuple[Path, str]:
     """A run whose next step is the flip, its files on disk, no process holding it."""
-    session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple")
-    runtime = Runtime.open(path)
-    engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl"):
-        walk(engine, step)
-    runtime.close()
-    return path, zone
+    return w.walked_run(tmp_path, ("verify-accounts", "lower-ttl"))
 
 
 def start(*args: str) -> subprocess.Popen[str]:

@@ -20,27 +20,20 @@ from runbook.cli.main import main
 from runbook.engine import Engine
 from runbook.runtime import Runtime
 from tests.support import dnsworld as w
-from tests.support.dnsworld import dns_session, walk
+from tests.support.dnsworld import dns_session
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "runbook.cli"]
 
 
-def flipped(tmp_path: Path, *, dns_account: bool = False, **book: object) -> tuple[Path, str]:
-    session = dns_session(dns_account)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple", dns_account=dns_account)
-    if book:
-        text = path.read_text()
-        extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in book.items())
-        path.write_text(text.replace("[migration]\n", "[migration]\n" + extra, 1))
-    runtime = Runtime.open(path)
-    engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
-        walk(engine, step)
-    runtime.close()
-    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.TARGET_IP}]
+def flipped(tmp_path: Path, *, dns_account: bool = False, **migration: Any) -> tuple[Path, str]:
+    path, zone = w.walked_run(
+        tmp_path,
+        ("verify-accounts", "lower-ttl", "flip-dns"),
+        dns_account=dns_account,
+        migration=migration,
+    )
+    assert not on_source(zone, dns_account)
     return path, zone
 
 
@@ -216,15 +209,8 @@ def test_the_deadline_covers_assuming_the_dns_role_on_a_hung_endpoint(
 def test_a_flip_whose_outcome_cannot_be_saved_exits_4_with_the_manual_command(
     aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    path, zone = w.walked_run(tmp_path, ("verify-accounts", "lower-ttl"))
     session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, *w.INITIAL["simple"])
-    path = w.runbook_file(tmp_path, zone, "simple")
-    runtime = Runtime.open(path)
-    engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl"):
-        walk(engine, step)
-    runtime.close()
     import runbook.actions
     from runbook.state import StateStore
 
@@ -252,13 +238,13 @@ def test_a_flip_whose_outcome_cannot_be_saved_exits_4_with_the_manual_command(
 
 
 def test_a_flip_never_snapshots_the_target_as_the_source(aws: None, tmp_path: Path) -> None:
-    session = dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, w.simple(ip=w.TARGET_IP))  # someone flipped by hand already
-    runtime = Runtime.open(w.runbook_file(tmp_path, zone, "simple"))
+    path, _zone = w.walked_run(
+        tmp_path,
+        ("verify-accounts", "lower-ttl"),
+        initial=[w.simple(ip=w.TARGET_IP)],  # someone flipped by hand already
+    )
+    runtime = Runtime.open(path)
     engine = Engine(runtime)
-    for step in ("verify-accounts", "lower-ttl"):
-        walk(engine, step)
     assert engine.run_gate("flip-dns").passed
     outcome = engine.do("flip-dns", confirmed=True)
     assert not outcome.ok and "already points at the target" in outcome.summary

@@ -14,6 +14,7 @@ from runbook.aws.session import build_session
 from runbook.dns.records import read_record_sets
 from runbook.engine import Engine
 from runbook.model import Account
+from runbook.runtime import Runtime
 from tests.support.runbooks import DNS, DNS_ROLE, REGION, TARGET, base_runbook, write_runbook
 
 NAME = "app.example.com"
@@ -81,8 +82,16 @@ INITIAL: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def runbook_file(directory: Path, zone: str, kind: str, *, dns_account: bool = False) -> Path:
+def runbook_file(
+    directory: Path,
+    zone: str,
+    kind: str,
+    *,
+    dns_account: bool = False,
+    migration: dict[str, Any] | None = None,
+) -> Path:
     book = base_runbook(zone_id=zone, flip=FLIPS[kind])
+    book["migration"].update(migration or {})
     if dns_account:
         book["accounts"]["dns"] = {
             "account_id": DNS,
@@ -109,3 +118,25 @@ def walk(engine: Engine, step: str) -> None:
     assert gate.passed, [o.to_json() for o in gate.outcomes]
     outcome = engine.do(step, confirmed=True)
     assert outcome.ok, outcome.summary
+
+
+def walked_run(
+    directory: Path,
+    steps: tuple[str, ...],
+    *,
+    kind: str = "simple",
+    dns_account: bool = False,
+    initial: list[dict[str, Any]] | None = None,
+    migration: dict[str, Any] | None = None,
+) -> tuple[Path, str]:
+    """A run on disk whose `steps` are done, no process holding it: (runbook path, zone)."""
+    session = dns_session(dns_account)
+    zone = make_zone(session)
+    upsert(session, zone, *(initial if initial is not None else INITIAL[kind]))
+    path = runbook_file(directory, zone, kind, dns_account=dns_account, migration=migration)
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    for step in steps:
+        walk(engine, step)
+    runtime.close()
+    return path, zone
