@@ -173,6 +173,8 @@ class RunbookApp(App[None]):
         from screens.confirm import ConfirmScreen
         from screens.waiver import WaiverScreen
 
+        if not self.screen_stack:  # shutting down: nothing left to refresh
+            return
         dialog = self.screen
         if isinstance(dialog, ConfirmScreen | WaiverScreen) and dialog.premise is not None:
             why = dialog.premise()
