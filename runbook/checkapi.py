@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from runbook.formatting import one_line, readable_lines
 
 if TYPE_CHECKING:
     from runbook.aws.session import SessionFactory
@@ -44,6 +46,18 @@ class CheckResult(BaseModel):
     summary: str
     details: list[str] = Field(default_factory=list)
     evidence: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line_summary(cls, data: Any) -> Any:
+        """The summary is one line wherever it came from; the rest goes to details."""
+        if not isinstance(data, dict) or not isinstance(data.get("summary"), str):
+            return data
+        summary, overflow = one_line(data["summary"])
+        details: list[Any] = []
+        for item in data.get("details") or []:
+            details += readable_lines(item) if isinstance(item, str) else [item]
+        return {**data, "summary": summary, "details": overflow + details}
 
     @classmethod
     def passed(cls, summary: str, details: list[str] | None = None, **evidence: Any) -> CheckResult:

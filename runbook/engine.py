@@ -26,6 +26,7 @@ from runbook.audit.log import AuditWriteError
 from runbook.audit.record import EventName
 from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
+from runbook.formatting import one_line
 from runbook.lease import LeaseHeld, RunLease
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
@@ -360,7 +361,8 @@ class Engine:
         try:
             outcome = perform(ctx)
         except Exception as exc:
-            outcome = ActionOutcome(False, f"{type(exc).__name__}: {exc}", {"error": str(exc)})
+            summary, more = one_line(f"{type(exc).__name__}: {exc}")
+            outcome = ActionOutcome(False, summary, {"error": [summary, *more]})
         try:
             return self._finish(step_id, outcome, "action.outcome")
         except (AuditWriteError, OSError) as exc:  # a full disk after the change went out

@@ -52,3 +52,56 @@ def printable(text: str, *, one_line: bool = True) -> str:
     """
     pattern = _CONTROL_ONE_LINE if one_line else _CONTROL
     return pattern.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+SUMMARY_LIMIT = 240
+PAGE_LIMIT = 500
+_HTML = re.compile(r"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def page_text(html: str) -> str:
+    """The readable text of an HTML page: no tags, scripts or styles, one line."""
+    return _SPACE.sub(" ", _TAG.sub(" ", _INVISIBLE.sub(" ", html))).strip()
+
+
+def readable_lines(text: str) -> list[str]:
+    """`text` as non-empty lines, with an HTML page reduced to its title and text.
+
+    Error messages carry whatever the far end sent: a proxy's (or the
+    emulator's) 5xx is an HTML page, which must not become a summary, an audit
+    field or a waiver's subject.
+    """
+    page = _HTML.search(text)
+    if page is None:
+        return [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    before = _SPACE.sub(" ", text[: page.start()]).strip().rstrip(":").strip()
+    title = _TITLE.search(text, page.start())
+    name = page_text(title.group(1)) if title else ""
+    shown = f"an HTML page{f' ({name})' if name else ''} instead of an AWS response"
+    body = _clip(page_text(text[page.start() :]), PAGE_LIMIT)
+    return [f"{before}: {shown}" if before else shown, *([f"page text: {body}"] if body else [])]
+
+
+def one_line(text: str, limit: int = SUMMARY_LIMIT) -> tuple[str, list[str]]:
+    """A summary line for `text` (at most `limit` characters), and the lines for details."""
+    lines = readable_lines(text)
+    if not lines:
+        return "", []
+    first, rest = lines[0], lines[1:]
+    if len(first) > limit:
+        return _clip(first, limit), [first, *rest]
+    return first, rest
+
+
+def error_line(exc: BaseException, *, with_type: bool = True) -> str:
+    """An exception as one readable line (an HTML error page reduced to its title)."""
+    text = f"{type(exc).__name__}: {exc}" if with_type else str(exc)
+    return one_line(text)[0]

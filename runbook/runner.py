@@ -18,21 +18,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from pydantic import BaseModel
 
-from runbook.aws.errors import error_code
+from runbook.aws.errors import error_code, is_access_denied
 from runbook.aws.guard import ReadOnlyViolation
 from runbook.aws.session import CredentialsError
 from runbook.checkapi import Check, CheckContext, CheckResult, Status
 
-ACCESS_DENIED = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "UnauthorizedException",
-        "NotAuthorized",
-    }
-)
 _PERFORM = re.compile(r"perform:?\s+([a-z0-9-]+:[A-Za-z0-9]+)")
 
 
@@ -86,7 +76,7 @@ def explain(exc: BaseException, iam_actions: tuple[str, ...] = ()) -> CheckResul
     """Turn an exception from a check into an `error` result a human can act on."""
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        if code in ACCESS_DENIED:
+        if is_access_denied(exc):
             action = missing_action(exc, iam_actions)
             return CheckResult.errored(
                 f"AccessDenied: missing IAM permission {action}",

@@ -21,7 +21,14 @@ RETRYABLE_CODES = frozenset(
 
 
 ACCESS_DENIED_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "UnauthorizedException",
+        "NotAuthorized",
+    }
 )
 
 

@@ -52,6 +52,7 @@ from runbook.cognito.pacing import Api, Cancelled, RateLimiter
 from runbook.cognito.report import SAMPLES, Counts, ForceMigrationReport
 from runbook.cognito.users import UserFailed, UserMigrator
 from runbook.durable import AppendOnlyFile
+from runbook.formatting import error_line
 
 PAGE_SIZE = 60  # ListUsers' maximum
 # This many failures in a row mean a cause common to all (a pool setting, a permission):
@@ -202,7 +203,7 @@ class _Migration:
             except Exception as exc:
                 self.audit(
                     "cognito.force_migrate.stopped",
-                    error=f"{type(exc).__name__}: {exc}",
+                    error=error_line(exc),
                     counts=asdict(self.report.counts),
                     note="the checkpoint is at the start of the page in progress: run again",
                 )

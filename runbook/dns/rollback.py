@@ -23,6 +23,7 @@ from runbook.aws.errors import is_retryable
 from runbook.aws.session import SessionFactory
 from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
 from runbook.dns.snapshot import Snapshot, trusted_snapshot
+from runbook.formatting import error_line
 from runbook.model import Account
 from runbook.state import RunState, StepStatus, utcnow
 
@@ -135,17 +136,17 @@ def rollback(
             delay = poll_s
         except Exception as exc:
             if not is_retryable(exc):
-                errors.append(f"{type(exc).__name__}: {exc}")
+                errors.append(error_line(exc))
                 return RollbackResult(
                     False,
                     attempts,
-                    f"rollback NOT confirmed: {exc}",
+                    f"rollback NOT confirmed: {error_line(exc, with_type=False)}",
                     command,
                     change_id,
                     read_back,
                     errors,
                 )
-            errors.append(f"attempt {attempts}: {type(exc).__name__}: {exc}")
+            errors.append(f"attempt {attempts}: {error_line(exc)}")
             if on_attempt:
                 on_attempt(attempts, f"retrying after {type(exc).__name__}")
             delay = rng() * min(max_backoff_s, base_backoff_s * 2 ** min(attempts, 10))
@@ -227,7 +228,9 @@ def run_rollback(
         )
     except Exception as exc:  # credentials, a bad snapshot: still end with a clear outcome
         command = manual_command(snapshot)
-        result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", command)
+        result = RollbackResult(
+            False, 0, f"rollback NOT confirmed: {error_line(exc, with_type=False)}", command
+        )
     record(
         "rollback.outcome",
         confirmed=result.confirmed,
