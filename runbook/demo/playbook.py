@@ -29,6 +29,7 @@ import tomli_w
 
 import runbook
 from runbook.demo.model import DemoWorld
+from runbook.demo.site import MARKER
 from runbook.durable import atomic_write
 
 PACKAGED_PLAYBOOK = "playbook.toml"  # inside runbook.demo, in a built wheel only
@@ -106,9 +107,14 @@ def _swap(table: dict[str, Any], key: str, value: Any, where: str) -> None:
 
 
 def _site_url(url: str, site: str) -> str:
-    """The playbook's URL with its scheme and host replaced by the demo site's."""
+    """The playbook's URL on the demo site, its host kept as the first path segment.
+
+    The site answers each host as the playbook's world would: the app's name from
+    the side its DNS record points at, any other name from the target.
+    """
     parts = urlsplit(url)
-    return site + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = f"/{parts.hostname}{parts.path or '/'}"
+    return site + path + (f"?{parts.query}" if parts.query else "")
 
 
 def _synthetic_urls(params: dict[str, Any], world: DemoWorld, where: str) -> None:
@@ -116,7 +122,8 @@ def _synthetic_urls(params: dict[str, Any], world: DemoWorld, where: str) -> Non
     urls = params.get("urls")
     if site is None or not isinstance(urls, list):
         raise PlaybookError(f"the bundled playbook has no {where}.urls for the demo to swap")
-    # Only the address changes: each probe keeps its path and its expectations.
+    # Only the address changes: each probe keeps its path and its expectations (the
+    # target's marker included, which the demo site's target sends and its source not).
     params["urls"] = [
         _site_url(u, site) if isinstance(u, str) else {**u, "url": _site_url(u["url"], site)}
         for u in urls
@@ -218,6 +225,10 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
         "source-read-only": (
             "*Demo:* confirming this step tells the emulated DMS task that writes stopped:\n"
             "`CDCIncomingChanges` falls to 0 and CDC drains over the next minutes."
+        ),
+        "verify-traffic": (
+            f"*Demo:* the site answers for {world.record_name} from the side its A record\n"
+            f"points at: the source (no `{MARKER[0]}: {MARKER[1]}` header) until the flip."
         ),
         "flip-dns": (
             "*Demo:* the lowered TTL has not been in force for 24 h: waive the TTL check\n"

@@ -164,6 +164,7 @@ class Demo:
             self.site.start()
             world = seed(self.emulator, users=self.users, time_scale=self.time_scale, lag=self.lag)
             world.site_url = self.site.url
+            self.site.follow_dns(world)  # the app's name answers from where its record points
             self._world = world
             self._runbook = write_runbook(self.directory, world)
             self._feeder = LagFeeder(world, interval_s=self.feeder_interval_s).start()

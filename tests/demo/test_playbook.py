@@ -28,7 +28,7 @@ from runbook.demo.playbook import (
     render_runbook,
     write_runbook,
 )
-from runbook.demo.site import DemoSite
+from runbook.demo.site import MARKER, DemoSite
 from runbook.loader import LoadedRunbook, load
 
 BUNDLED = Path(__file__).resolve().parents[2] / "runbook.toml"
@@ -201,6 +201,35 @@ def test_every_url_the_playbook_probes_is_served_by_the_demo_site() -> None:
     ]
     assert probes
     assert {urlsplit(u).path for u in probes} <= set(DemoSite.ROUTES)
+
+
+def test_the_playbooks_synthetic_checks_tell_the_target_by_the_demo_sites_marker() -> None:
+    book = bundled()
+    probes = {
+        s["id"]: [
+            u
+            for c in s.get("checks", [])
+            if c["id"] == "synthetic.http"
+            for u in c["params"]["urls"]
+        ]
+        for s in book["steps"]
+    }
+    # Both sides answer 200: after the flip, only a marker proves the target answered.
+    after_flip = probes["verify-traffic"]
+    assert after_flip and all(
+        urlsplit(u["url"]).hostname == book["dns"]["name"] for u in after_flip
+    )
+    markers = {(u["expect_header"]["name"], u["expect_header"]["value"]) for u in after_flip}
+    assert markers == {MARKER}
+    assert all(u.get("expect_header") for u in probes["validate-target"])
+    # The demo keeps the marker and the host (the site routes the app's name by its record).
+    world = fake_world()
+    ours = {s["id"]: s for s in derive(book, world)["steps"]}
+    [probe] = ours["verify-traffic"]["checks"][0]["params"]["urls"]
+    assert probe == {
+        "url": f"{world.site_url}/{world.record_name}/healthz",
+        "expect_header": {"name": MARKER[0], "value": MARKER[1]},
+    }
 
 
 def test_every_demo_note_is_for_a_step_of_the_playbook() -> None:
