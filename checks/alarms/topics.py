@@ -3,14 +3,20 @@
 Alarm actions are ARNs with the account ID in them; alarms copied from the
 source keep notifying the source's topics, which nobody watches after the
 cutover, so the first production alert goes nowhere.
+
+No alarms at all is nothing to judge, never a pass: the source is read
+(DescribeAlarms) to tell alarms that were not copied (fail) from a workload
+that never had any (warn). Alarms with no SNS action notify nobody (warn).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.aws.errors import is_access_denied
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 ACTION_FIELDS = ("AlarmActions", "OKActions", "InsufficientDataActions")
@@ -28,6 +34,16 @@ class TopicsParams(BaseModel):
     )
 
 
+def describe_alarms(cloudwatch: Any) -> list[dict[str, Any]]:
+    alarms: list[dict[str, Any]] = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    ):
+        alarms.extend(page.get("MetricAlarms", []))
+        alarms.extend(page.get("CompositeAlarms", []))
+    return alarms
+
+
 def sns_topic(arn: str) -> tuple[str, str] | None:
     """(region, account) of an SNS topic ARN; None for any other action."""
     parts = arn.split(":")
@@ -40,7 +56,7 @@ class AlarmTopicsCheck(Check[TopicsParams]):
     meta = CheckMeta(
         id="alarms.topics",
         title="CloudWatch alarms notify SNS topics in the target account",
-        account="target",
+        account="both",  # the source only when the target has no alarms
         blocking=True,
         severity="high",
         iam_actions=("cloudwatch:DescribeAlarms", "sns:ListTopics"),
@@ -55,14 +71,9 @@ class AlarmTopicsCheck(Check[TopicsParams]):
     def run(self, ctx: CheckContext, params: TopicsParams) -> CheckResult:
         target = ctx.runbook.accounts.target
         source_id = ctx.runbook.accounts.source.account_id
-        cloudwatch = ctx.client("target", "cloudwatch")
-
-        alarms: list[dict[str, Any]] = []
-        for page in cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-        ):
-            alarms.extend(page.get("MetricAlarms", []))
-            alarms.extend(page.get("CompositeAlarms", []))
+        alarms = describe_alarms(ctx.client("target", "cloudwatch"))
+        if not alarms:
+            return self._no_alarms(ctx)
 
         existing: set[str] | None = None
         if params.require_topic_exists:
@@ -109,8 +120,44 @@ class AlarmTopicsCheck(Check[TopicsParams]):
                 summary += f" ({from_source} at the source account)"
             summary += f": {', '.join(names[:5])}" + (" ..." if len(names) > 5 else "")
             return CheckResult.failed(summary, details, **evidence)
+        if not sns_actions:
+            return CheckResult.warned(
+                f"{len(alarms)} alarms, none notifies an SNS topic: nobody is told when they fire",
+                [f"alarm {a['AlarmName']}: no SNS action" for a in alarms],
+                **evidence,
+            )
         return CheckResult.passed(
             f"{sns_actions} SNS actions on {len(alarms)} alarms all notify target-account topics",
             details,
             **evidence,
+        )
+
+    @staticmethod
+    def _no_alarms(ctx: CheckContext) -> CheckResult:
+        """Nothing to judge in the target: were the source's alarms left behind?"""
+        try:
+            source = len(describe_alarms(ctx.client("source", "cloudwatch")))
+        except ClientError as exc:
+            if not is_access_denied(exc):
+                raise
+            return CheckResult.failed(
+                "no alarms in the target, and the source's could not be read to compare",
+                [f"cloudwatch:DescribeAlarms on the source: {exc}"],
+                alarms=0,
+                source_alarms=None,
+            )
+        if source:
+            return CheckResult.failed(
+                f"no alarms in the target, {source} in the source: not copied, "
+                "nothing alerts after cutover",
+                ["re-create the source's alarms in the target, notifying target-account topics"],
+                alarms=0,
+                source_alarms=source,
+            )
+        return CheckResult.warned(
+            "no alarms in the target (nor in the source): nothing to judge, and nothing "
+            "alerts after cutover",
+            ["a production workload usually alarms on errors and latency; add some if it should"],
+            alarms=0,
+            source_alarms=0,
         )

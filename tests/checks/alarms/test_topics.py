@@ -83,3 +83,51 @@ def test_alarm_on_a_missing_target_topic_fails_unless_not_required(
     )
     relaxed = run(check_context, "alarms.topics", {"require_topic_exists": False})
     assert relaxed.status == Status.PASS, relaxed
+
+
+# --- nothing to judge is never a pass --------------------------------------------------
+
+
+def put_source_alarm(admin: Any, name: str) -> None:
+    admin("source").client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[f"arn:aws:sns:{REGION}:{SOURCE}:oncall"],
+    )
+
+
+def test_no_alarms_in_the_target_while_the_source_has_some_fails(
+    admin: Any, check_context: CheckContext
+) -> None:
+    put_source_alarm(admin, "api-5xx")
+    put_source_alarm(admin, "db-cpu")
+    result = run(check_context, "alarms.topics")
+    assert result.status == Status.FAIL, result
+    assert result.summary == (
+        "no alarms in the target, 2 in the source: not copied, nothing alerts after cutover"
+    )
+    assert result.evidence["alarms"] == 0 and result.evidence["source_alarms"] == 2
+
+
+def test_no_alarms_anywhere_warns_that_nothing_was_judged(
+    admin: Any, check_context: CheckContext
+) -> None:
+    result = run(check_context, "alarms.topics")
+    assert result.status == Status.WARN, result
+    assert result.summary.startswith("no alarms in the target (nor in the source)")
+    assert "nothing to judge" in result.summary
+    assert result.evidence["source_alarms"] == 0
+
+
+def test_alarms_that_notify_no_topic_warn(admin: Any, check_context: CheckContext) -> None:
+    put_alarm(admin, "cpu-reboot", AlarmActions=[f"arn:aws:automate:{REGION}:ec2:reboot"])
+    put_alarm(admin, "silent")
+    result = run(check_context, "alarms.topics")
+    assert result.status == Status.WARN, result
+    assert result.summary == "2 alarms, none notifies an SNS topic: nobody is told when they fire"
