@@ -5,6 +5,10 @@ live and each keeps its own ARN prefix, so the target is asked through both and
 the answers are merged. A connection created by API (CloudFormation included)
 stays PENDING until someone completes the provider handshake in the console;
 no API can do it, so the check names the console step.
+
+No connection at all is nothing to judge, never a pass: it fails when the
+runbook names pipelines (`pipelines`: they cannot source without one) or a
+pipeline uses a connection, and warns otherwise.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ class ConnectionsParams(BaseModel):
         description=(
             "Connection names that must exist in the target and be AVAILABLE "
             "(e.g. the GitHub connection the pipelines are rebuilt on)."
+        ),
+    )
+    pipelines: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Pipelines that source through a connection: each must exist in the target and "
+            "use only AVAILABLE target-account connections."
         ),
     )
 
@@ -78,8 +89,8 @@ def list_connections(client: Any) -> list[dict[str, Any]]:
         kwargs["NextToken"] = token
 
 
-def pipeline_uses(client: Any) -> tuple[int, list[PipelineUse]]:
-    """Every pipeline action configured with a ConnectionArn, and how many pipelines exist."""
+def pipeline_uses(client: Any) -> tuple[list[str], list[PipelineUse]]:
+    """The target's pipelines, and every pipeline action configured with a ConnectionArn."""
     names = [
         p["name"]
         for page in client.get_paginator("list_pipelines").paginate()
@@ -93,7 +104,7 @@ def pipeline_uses(client: Any) -> tuple[int, list[PipelineUse]]:
                 arn = (action.get("configuration") or {}).get("ConnectionArn")
                 if arn:
                     uses.append(PipelineUse(name, stage["name"], action["name"], arn))
-    return len(names), uses
+    return names, uses
 
 
 class ConnectionsCheck(Check[ConnectionsParams]):
@@ -145,7 +156,8 @@ class ConnectionsCheck(Check[ConnectionsParams]):
                     )
                 conn.services.append(service)
 
-        pipeline_count, uses = pipeline_uses(ctx.client("target", "codepipeline"))
+        pipeline_names, uses = pipeline_uses(ctx.client("target", "codepipeline"))
+        pipeline_count = len(pipeline_names)
         source_id = ctx.runbook.accounts.source.account_id
 
         details: list[str] = []
@@ -190,6 +202,15 @@ class ConnectionsCheck(Check[ConnectionsParams]):
                 continue
             bad_pipelines.add(use.pipeline)
 
+        # The runbook's pipelines: each must exist and source through a connection.
+        missing_pipelines = sorted(set(params.pipelines) - set(pipeline_names))
+        using = {u.pipeline for u in uses}
+        no_source = sorted(set(params.pipelines) & set(pipeline_names) - using)
+        for name in missing_pipelines:
+            details.append(f"pipeline {name}: does not exist in the target")
+        for name in no_source:
+            details.append(f"pipeline {name}: no source action uses a connection")
+
         evidence: dict[str, Any] = {
             "connections": [
                 {
@@ -202,14 +223,32 @@ class ConnectionsCheck(Check[ConnectionsParams]):
                 for c in connections.values()
             ],
             "pipelines_scanned": pipeline_count,
+            "pipelines_named": list(params.pipelines),
             "pipeline_connections": [
                 {"pipeline": u.pipeline, "stage": u.stage, "action": u.action, "arn": u.arn}
                 for u in uses
             ],
         }
-        if problems or bad_pipelines:
+        if not connections and not (params.pipelines or uses or params.required):
+            details.append(
+                "name the pipelines that source from GitHub/Bitbucket/GitLab in this check's "
+                "`pipelines` parameter so their connections are judged"
+            )
+            return CheckResult.warned(
+                f"no connections in the target and no pipeline uses one ({pipeline_count} "
+                "pipelines scanned): nothing to judge",
+                details,
+                **evidence,
+            )
+        if problems or bad_pipelines or missing_pipelines or no_source:
             not_ready = sorted(c.name for c in connections.values() if c.status != "AVAILABLE")
             parts = []
+            if not connections:
+                stuck = sorted(set(params.pipelines) | using)
+                parts.append(
+                    "no connections in the target"
+                    + (f": pipelines {', '.join(stuck)} cannot source" if stuck else "")
+                )
             if not_ready:
                 parts.append(f"not AVAILABLE: {', '.join(not_ready)}")
             missing = [n for n in params.required if n not in names]
@@ -217,6 +256,10 @@ class ConnectionsCheck(Check[ConnectionsParams]):
                 parts.append(f"missing: {', '.join(missing)}")
             if bad_pipelines:
                 parts.append(f"pipelines affected: {', '.join(sorted(bad_pipelines))}")
+            if missing_pipelines:
+                parts.append(f"missing pipelines: {', '.join(missing_pipelines)}")
+            if no_source:
+                parts.append(f"no connection source: {', '.join(no_source)}")
             return CheckResult.failed("; ".join(parts), details, **evidence)
         return CheckResult.passed(
             f"{len(connections)} connections AVAILABLE; {len(uses)} pipeline actions "

@@ -189,3 +189,58 @@ def test_connections_skipped_in_the_emulator_without_calling_aws(
     result = run(ctx, "codestar.connections")
     assert result.status == Status.SKIPPED, result
     assert "emulator" in result.summary
+
+
+# --- nothing to judge is never a pass --------------------------------------------------
+
+
+def test_no_connections_and_no_pipelines_warns_that_nothing_was_judged(
+    check_context: CheckContext,
+) -> None:
+    stub_connections(check_context, [[]], [[]])
+    result = run(check_context, "codestar.connections")
+    assert result.status == Status.WARN, result
+    assert result.summary.startswith("no connections in the target and no pipeline uses one")
+    assert "nothing to judge" in result.summary
+    assert "pipelines" in text(result)  # says which parameter names them
+
+
+def test_no_connections_while_the_runbook_names_pipelines_fails(
+    admin: Any, check_context: CheckContext
+) -> None:
+    stub_connections(check_context, [[]], [[]])
+    result = run(check_context, "codestar.connections", {"pipelines": ["web", "api"]})
+    assert result.status == Status.FAIL, result
+    assert result.summary == (
+        "no connections in the target: pipelines api, web cannot source; "
+        "missing pipelines: api, web"
+    )
+    body = text(result)
+    assert "pipeline web: does not exist in the target" in body
+
+
+def test_a_named_pipeline_must_source_through_an_available_target_connection(
+    admin: Any, check_context: CheckContext
+) -> None:
+    role = service_role(admin, "codepipeline")
+    make_pipeline(admin, role, "api", CC_AVAILABLE)
+    make_pipeline(admin, role, "web", CC_AVAILABLE)
+    available = [conn("bitbucket", CC_AVAILABLE, "AVAILABLE", "Bitbucket")]
+    first = stub_connections(check_context, [[]], [available])
+    result = run(check_context, "codestar.connections", {"pipelines": ["api"]})
+    assert result.status == Status.PASS, result
+    assert result.evidence["pipelines_named"] == ["api"]
+    for stubber in first:
+        stubber.deactivate()
+
+    # A named pipeline with no connection source action cannot be judged here: it fails.
+    pipeline = admin("target").client("codepipeline").get_pipeline(name="web")["pipeline"]
+    source = pipeline["stages"][0]["actions"][0]
+    source["actionTypeId"]["provider"] = "S3"
+    source["configuration"] = {"S3Bucket": "artifacts-bucket", "S3ObjectKey": "web.zip"}
+    admin("target").client("codepipeline").update_pipeline(pipeline=pipeline)
+    stub_connections(check_context, [[]], [available])
+    result = run(check_context, "codestar.connections", {"pipelines": ["api", "web"]})
+    assert result.status == Status.FAIL, result
+    assert "web" in result.summary and "no connection source" in result.summary
+    assert "pipeline web: no source action uses a connection" in text(result)
