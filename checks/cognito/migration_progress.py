@@ -7,6 +7,9 @@ it again: those still to migrate are counted apart.
 
 Reads are paced: the source pool serves live users, and ListUsers (about 30
 requests a second) and AdminGetUser share per-account quotas with them.
+
+An empty source pool is nothing to judge, never "100 % migrated": it warns,
+since a wrong pool ID is likelier than a pool with no users.
 """
 
 from __future__ import annotations
@@ -164,6 +167,18 @@ class MigrationProgressCheck(Check[MigrationProgressParams]):
             if error_code(exc) != "ResourceNotFoundException":
                 raise
             return CheckResult.failed(f"source user pool {source_pool} not found", [], **evidence)
+        if not source_users:
+            # Nothing to judge: a live source pool with no users is more likely a wrong ID.
+            return CheckResult.warned(
+                f"source pool {source_pool} has no users: nothing to migrate; check the pool ID",
+                [
+                    f"target pool {target_pool} has {len(target_users)} users"
+                    + ("; are the pool IDs swapped?" if target_users else "")
+                ],
+                **evidence,
+                source_users=0,
+                target_users=len(target_users),
+            )
         target_names = {user["Username"] for user in target_users}
         target_emails = {email.casefold() for u in target_users if (email := _attr(u, "email"))}
 
@@ -183,7 +198,7 @@ class MigrationProgressCheck(Check[MigrationProgressParams]):
 
         total = len(source_users)
         migrated = total - len(pending)
-        percent = 100.0 * migrated / total if total else 100.0
+        percent = 100.0 * migrated / total
         evidence.update(
             source_users=total,
             target_users=len(target_names),
@@ -193,9 +208,6 @@ class MigrationProgressCheck(Check[MigrationProgressParams]):
             percent=round(percent, 1),
             sms_mfa_users=sms_mfa,
         )
-        if total == 0:
-            return CheckResult.passed("the source pool has no users", [], **evidence)
-
         details = [
             f"{migrated} of {total} source users are in the target pool"
             + (f" ({by_email} matched by email)" if by_email else ""),

@@ -88,11 +88,17 @@ def test_progress_lists_in_pages_of_sixty(world: World) -> None:
     assert limits == [60, 60, 60]
 
 
-def test_progress_with_an_empty_source_pool(world: World) -> None:
+def test_an_empty_source_pool_is_nothing_to_judge_not_a_pass(world: World) -> None:
     empty = world.source.create_user_pool(PoolName="empty")["UserPool"]["Id"]
-    result = progress(world, source_user_pool_id=empty)
-    assert result.status == Status.PASS
-    assert result.summary == "the source pool has no users"
+    result = progress(world, source_user_pool_id=empty, min_migrated_percent=0)
+    assert result.status == Status.WARN, result
+    assert result.summary == (
+        f"source pool {empty} has no users: nothing to migrate; check the pool ID"
+    )
+    assert result.evidence["source_users"] == 0
+    assert "percent" not in result.evidence  # no 100% invented from nothing
+    # The target has users: the IDs may be swapped or point at the wrong pool.
+    assert any("target pool" in line and "has" in line for line in result.details)
 
 
 def test_progress_unknown_pool_fails(world: World) -> None:
