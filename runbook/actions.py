@@ -79,7 +79,7 @@ def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
     rt = ctx.runtime
     cfg = rt.model.dns
     client = ctx.dns_client()
-    current = read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)
+    current = read_record_sets(client, cfg.zone_id, cfg.name)
     changed, previous = lowered_sets(cfg, current)
     if previous is None:
         return ActionOutcome(
@@ -88,17 +88,12 @@ def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
             {"alias": True},
         )
     if not changed:
-        return ActionOutcome(
-            True,
-            f"TTL already at or below {cfg.cutover_ttl}s; nothing sent",
-            {"previous_ttl": previous, "ttl": cfg.cutover_ttl, "changed": False},
-        )
+        return _found_low(ctx, previous)
     ctx.progress(None, "sending UPSERT and waiting for INSYNC")
     result = apply_and_confirm(
         client,
         cfg.zone_id,
         cfg.name,
-        cfg.type,
         changed,
         comment=f"runbook: lower TTL to {cfg.cutover_ttl}s",
         sleep=ctx.sleep,
@@ -110,6 +105,7 @@ def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
     def lowered(state: RunState) -> None:
         state.dns.ttl_lowered_at = lowered_at
         state.dns.previous_ttl = previous
+        state.dns.ttl_found_low = False
 
     rt.update_state(lowered)
     return ActionOutcome(
@@ -125,19 +121,58 @@ def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
     )
 
 
+def _found_low(ctx: ActionContext, ttl: int) -> ActionOutcome:
+    """The TTL is already at the cutover value: record when it was found so.
+
+    How long it had been low is unknown, so the flip's TTL gate counts from
+    now. A time this run recorded before (its own lowering) is kept: finding
+    the TTL low again must not move it later.
+    """
+    cfg = ctx.runtime.model.dns
+    now = utcnow()
+
+    def found(state: RunState) -> None:
+        if state.dns.ttl_lowered_at is None:
+            state.dns.ttl_lowered_at = now
+            state.dns.previous_ttl = None
+            state.dns.ttl_found_low = True
+
+    dns = ctx.runtime.update_state(found).dns
+    at = dns.ttl_lowered_at or now
+    details: dict[str, Any] = {
+        "ttl": ttl,
+        "lowered_at": at.isoformat(),
+        "previous_ttl": dns.previous_ttl,
+        "found_low": dns.ttl_found_low,
+        "changed": False,
+    }
+    if not dns.ttl_found_low:
+        return ActionOutcome(
+            True, f"TTL already lowered by this run at {at.isoformat()}; nothing sent", details
+        )
+    return ActionOutcome(
+        True,
+        f"TTL already at {ttl}s (cutover TTL {cfg.cutover_ttl}s): nothing sent. Found low "
+        f"at {at.isoformat()}; how long before is unknown, so the flip's TTL gate counts "
+        "from then",
+        details,
+    )
+
+
 def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
     rt = ctx.runtime
     cfg = rt.model.dns
     client = ctx.dns_client()
-    current = [dict(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)]
+    current = [dict(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name)]
     path = rt.snapshot_path
     taken: Snapshot | None = None
     digest = ""
     if not path.exists():
         taken = Snapshot.take(client, cfg, rt.model.dns_account)
+        flipped_sets(cfg, taken.record_sets)  # refuses a type it cannot flip, before any file
         if already_flipped(cfg, current):
             raise ActionError(
-                f"{cfg.name} {cfg.type} already points at the target and there is no snapshot "
+                f"{cfg.name} already points at the target and there is no snapshot "
                 "of the source to roll back to: nothing sent, no snapshot taken. Restore the "
                 "source records (or the snapshot file) before flipping"
             )
@@ -152,7 +187,8 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
         wanted = flipped_sets(cfg, snapshot.record_sets)
         if contains_sets(current, wanted):
             return _flipped(rt, snapshot, "already flipped (found on read-back); nothing sent", {})
-        if not same_sets(current, snapshot.record_sets):
+        live = [rs for rs in current if rs["Type"] in snapshot.types]
+        if not same_sets(live, snapshot.record_sets):
             raise ActionError(
                 "the live records match neither the saved snapshot nor the flip target; "
                 f"someone changed them. Inspect {cfg.name} and {path} before flipping"
@@ -168,7 +204,6 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
         client,
         cfg.zone_id,
         cfg.name,
-        cfg.type,
         wanted,
         comment="runbook: cutover flip to target",
         deadline_s=action.insync_deadline_s,
@@ -210,7 +245,6 @@ def _give_way(
         client,
         cfg.zone_id,
         cfg.name,
-        cfg.type,
         snapshot.record_sets,
         comment="runbook: flip gave way to a rollback; snapshot re-applied",
         sleep=ctx.sleep,
@@ -251,7 +285,7 @@ def reconcile(ctx: ActionContext) -> ActionOutcome | None:
     rt = ctx.runtime
     cfg = rt.model.dns
     if isinstance(action, LowerTtlAction):
-        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, cfg.type)
+        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name)
         ttls = [int(rs["TTL"]) for rs in current if "TTL" in rs]
         if ttls and max(ttls) <= cfg.cutover_ttl:
 
@@ -270,7 +304,7 @@ def reconcile(ctx: ActionContext) -> ActionOutcome | None:
         if not rt.snapshot_path.exists():
             return None  # crashed before the snapshot, so before anything was sent
         snapshot = Snapshot.load(rt.snapshot_path)
-        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, cfg.type)
+        current = read_record_sets(ctx.dns_client(), cfg.zone_id, cfg.name, snapshot.types)
         try:
             wanted = flipped_sets(cfg, snapshot.record_sets)
         except DnsError:

@@ -106,6 +106,13 @@ class SimpleFlip(Strict):
 
     mode: Literal["simple"]
     values: list[str] = Field(min_length=1, description="The target's addresses or name.")
+    values_by_type: dict[Literal["A", "AAAA", "HTTPS", "SVCB"], list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Target values for the other record types at the name (e.g. AAAA beside A): "
+            "every type present is flipped in the same batch, or the flip is refused."
+        ),
+    )
 
 
 class AliasFlip(Strict):

@@ -53,6 +53,8 @@ class StepState(BaseModel):
 class DnsState(BaseModel):
     ttl_lowered_at: datetime | None = None
     previous_ttl: int | None = None
+    ttl_found_low: bool = False
+    """The lower-TTL step found the TTL already low: `ttl_lowered_at` is when it looked."""
     flipped_at: datetime | None = None
     rolled_back_at: datetime | None = None
     rollback_confirmed: bool | None = None

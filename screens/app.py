@@ -422,7 +422,7 @@ class RunbookApp(App[None]):
             snapshot = Snapshot.load(path)
             body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
             question = (
-                f"Roll {snapshot.name} {snapshot.type} back to the source?\n\n"
+                f"Roll {snapshot.label} back to the source?\n\n"
                 f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
             )
         except (OSError, ValueError) as exc:

@@ -17,7 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from runbook.audit.verify import records_backward
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
-from runbook.dns.records import normalize_name, read_record_sets
+from runbook.dns.flip import flipped_sets
+from runbook.dns.records import DnsError, normalize_name, read_record_sets, types_of
 from runbook.formatting import duration
 from runbook.runtime import AUDIT_FILE
 
@@ -47,6 +48,8 @@ class Lowering:
     at: datetime
     previous_ttl: int | None
     source: str
+    found_low: bool = False
+    """The lower-TTL step found it already low: `at` is when, not when it was lowered."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -69,6 +72,7 @@ def _from_audit(ctx: CheckContext) -> Lowering | None:
             at=_aware(datetime.fromisoformat(str(details["lowered_at"]))),
             previous_ttl=int(previous) if previous is not None else None,
             source=f"audit log record {record.get('seq')} ({record.get('step')})",
+            found_low=details.get("found_low") is True,
         )
     return None
 
@@ -81,7 +85,12 @@ def when_lowered(ctx: CheckContext, params: TtlParams) -> Lowering | None:
     dns_state = ctx.state.dns if ctx.state is not None else None
     if dns_state is not None and dns_state.ttl_lowered_at is not None:
         found.append(
-            Lowering(_aware(dns_state.ttl_lowered_at), dns_state.previous_ttl, "run state")
+            Lowering(
+                _aware(dns_state.ttl_lowered_at),
+                dns_state.previous_ttl,
+                "run state",
+                dns_state.ttl_found_low,
+            )
         )
     audit = _from_audit(ctx)
     if audit is not None:
@@ -92,7 +101,7 @@ def when_lowered(ctx: CheckContext, params: TtlParams) -> Lowering | None:
     previous = params.previous_ttl
     if previous is None:
         previous = next((f.previous_ttl for f in found if f.previous_ttl is not None), None)
-    return Lowering(first.at, previous, first.source)
+    return Lowering(first.at, previous, first.source, first.found_low)
 
 
 class DnsTtlCheck(Check[TtlParams]):
@@ -114,21 +123,26 @@ class DnsTtlCheck(Check[TtlParams]):
     def run(self, ctx: CheckContext, params: TtlParams) -> CheckResult:
         cfg = ctx.runbook.dns
         client = ctx.client(cfg.account, "route53")
-        sets = read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)
+        sets = read_record_sets(client, cfg.zone_id, cfg.name)  # every routing type
         evidence: dict[str, Any] = {
             "zone_id": cfg.zone_id,
             "name": normalize_name(cfg.name),
             "type": cfg.type,
+            "types": list(types_of(sets)),
             "cutover_ttl": cfg.cutover_ttl,
             "ttl_lead_hours": cfg.ttl_lead_hours,
             "record_sets": len(sets),
         }
-        if not sets:
+        if not any(rs["Type"] == cfg.type for rs in sets):
             return CheckResult.failed(
                 f"no {cfg.type} record named {cfg.name} in zone {cfg.zone_id}",
                 ["check dns.name, dns.type and dns.zone_id in runbook.toml"],
                 **evidence,
             )
+        try:
+            flipped_sets(cfg, sets)
+        except DnsError as exc:  # found now, not at the flip, with the TTL wait ahead
+            return CheckResult.failed(f"the flip would be refused: {exc}", **evidence)
         plain = [rs for rs in sets if "AliasTarget" not in rs]
         aliases = len(sets) - len(plain)
         details: list[str] = []
@@ -145,7 +159,7 @@ class DnsTtlCheck(Check[TtlParams]):
                 **evidence,
             )
 
-        ttl = max(int(rs["TTL"]) for rs in plain)
+        ttl = max(int(rs["TTL"]) for rs in plain)  # over every type: AAAA caches as long
         evidence["ttl"] = ttl
         if ttl > cfg.cutover_ttl:
             return CheckResult.failed(
@@ -180,8 +194,16 @@ class DnsTtlCheck(Check[TtlParams]):
             needed_s=int(needed_s),
             ready_at=ready_at.isoformat(),
         )
-        details.append(f"lowered at {lowering.at.isoformat()} (from the {lowering.source})")
-        if lowering.previous_ttl is None:
+        if lowering.found_low:
+            details.append(
+                f"found already low at {lowering.at.isoformat()} (from the {lowering.source}): "
+                "how long it had been low before is unknown, so the wait counts from then. If "
+                "you know it has been low long enough, waive this gate saying since when and "
+                "how you know (audited), or declare lowered_at on this check"
+            )
+        else:
+            details.append(f"lowered at {lowering.at.isoformat()} (from the {lowering.source})")
+        if lowering.previous_ttl is None and not lowering.found_low:
             details.append(
                 "previous TTL unknown: only ttl_lead_hours is enforced; declare previous_ttl "
                 "to also require that the old TTL has run out"
@@ -199,7 +221,8 @@ class DnsTtlCheck(Check[TtlParams]):
                 else f"ttl_lead_hours={cfg.ttl_lead_hours:g}"
             )
             return CheckResult.failed(
-                f"TTL lowered only {duration(elapsed)} ago; needs {duration(needed_s)} ({why})",
+                f"TTL {'found low' if lowering.found_low else 'lowered'} only "
+                f"{duration(elapsed)} ago; needs {duration(needed_s)} ({why})",
                 [*details, f"ready at {ready_at.isoformat()}"],
                 **evidence,
             )

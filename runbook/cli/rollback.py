@@ -179,4 +179,4 @@ def _rollback_question(snapshot: Snapshot) -> str:
     from runbook.dns.records import describe_set
 
     values = "; ".join(describe_set(rs) for rs in snapshot.record_sets)
-    return f"Roll {snapshot.name} {snapshot.type} back to the snapshot ({values})?"
+    return f"Roll {snapshot.label} back to the snapshot ({values})?"

@@ -20,6 +20,7 @@ from runbook.dns.records import (
     normalize_name,
     read_record_sets,
     strip_set,
+    types_of,
     zone_id,
 )
 from runbook.model import AliasFlip, Dns, SimpleFlip, WeightedFlip
@@ -28,8 +29,8 @@ from runbook.model import AliasFlip, Dns, SimpleFlip, WeightedFlip
 def lowered_sets(
     cfg: Dns, current: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Record sets with the TTL lowered to the cutover TTL, and the largest previous TTL."""
-    if not current:
+    """Record sets (every routing type) with the TTL lowered, and the largest previous TTL."""
+    if not any(rs["Type"] == cfg.type for rs in current):
         raise DnsError(f"no {cfg.type} record named {cfg.name} in zone {cfg.zone_id}")
     changed = []
     previous: int | None = None
@@ -44,7 +45,36 @@ def lowered_sets(
 
 
 def flipped_sets(cfg: Dns, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The record sets the flip UPSERTs, derived from the snapshot."""
+    """The record sets the flip UPSERTs, derived from the snapshot: one or more per type.
+
+    Every routing type present at the name is flipped in the same batch, or the
+    flip is refused before anything is sent, naming the type it cannot derive.
+    """
+    types = types_of(current)
+    if cfg.type not in types:
+        raise DnsError(f"no {cfg.type} record named {cfg.name} in zone {cfg.zone_id}")
+    flip = cfg.flip
+    if not isinstance(flip, WeightedFlip) and any("SetIdentifier" in rs for rs in current):
+        routed = sorted({rs["Type"] for rs in current if "SetIdentifier" in rs})
+        raise DnsError(
+            f"{cfg.name} {'/'.join(routed)} has weighted/routed record sets; use flip mode "
+            "`weighted`"
+        )
+    out: list[dict[str, Any]] = []
+    for rtype in types:
+        of_type = [rs for rs in current if rs["Type"] == rtype]
+        out += _flip_type(cfg, rtype, of_type)
+    return out
+
+
+def _refuse(cfg: Dns, rtype: str, why: str) -> DnsError:
+    return DnsError(
+        f"{cfg.name} also has {rtype} record(s), which would keep sending clients to the "
+        f"source after the flip: {why}. Nothing was sent"
+    )
+
+
+def _flip_type(cfg: Dns, rtype: str, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
     flip = cfg.flip
     name = normalize_name(cfg.name)
     if isinstance(flip, WeightedFlip):
@@ -57,36 +87,43 @@ def flipped_sets(cfg: Dns, current: list[dict[str, Any]]) -> list[dict[str, Any]
         if missing:
             raise DnsError(
                 f"weighted flip needs both record sets to exist before the flip; missing "
-                f"SetIdentifier {', '.join(missing)} on {cfg.name} {cfg.type} "
+                f"SetIdentifier {', '.join(missing)} on {cfg.name} {rtype} "
                 "(create the target's set with weight 0 first, so rollback can restore both)"
             )
         return [
             {**strip_set(by_id[flip.source_set_identifier]), "Weight": 0},
             {**strip_set(by_id[flip.target_set_identifier]), "Weight": flip.target_weight},
         ]
-    if any("SetIdentifier" in rs for rs in current):
-        raise DnsError(
-            f"{cfg.name} {cfg.type} has weighted/routed record sets; use flip mode `weighted`"
-        )
     if isinstance(flip, AliasFlip):
-        return [
-            {
-                "Name": name,
-                "Type": cfg.type,
-                "AliasTarget": {
-                    "HostedZoneId": flip.hosted_zone_id,
-                    "DNSName": flip.dns_name,
-                    "EvaluateTargetHealth": flip.evaluate_target_health,
-                },
-            }
-        ]
+        if rtype != cfg.type and rtype not in ("A", "AAAA"):
+            raise _refuse(
+                cfg,
+                rtype,
+                "an alias flip points A and AAAA at the target; it cannot derive a "
+                f"{rtype} value. Remove or replace it by hand before the flip",
+            )
+        target = {
+            "HostedZoneId": flip.hosted_zone_id,
+            "DNSName": flip.dns_name,
+            "EvaluateTargetHealth": flip.evaluate_target_health,
+        }
+        return [{"Name": name, "Type": rtype, "AliasTarget": target}]
     assert isinstance(flip, SimpleFlip)
+    by_type = {str(t): v for t, v in flip.values_by_type.items()}
+    values = flip.values if rtype == cfg.type else by_type.get(rtype)
+    if values is None:
+        raise _refuse(
+            cfg,
+            rtype,
+            f"the runbook gives no target value for it: add `{rtype} = [...]` to "
+            "[dns.flip] values_by_type",
+        )
     return [
         {
             "Name": name,
-            "Type": cfg.type,
+            "Type": rtype,
             "TTL": cfg.cutover_ttl,
-            "ResourceRecords": [{"Value": v} for v in flip.values],
+            "ResourceRecords": [{"Value": v} for v in values],
         }
     ]
 
@@ -121,7 +158,6 @@ def apply_and_confirm(
     client: Any,
     zone: str,
     cfg_name: str,
-    rtype: str,
     record_sets: list[dict[str, Any]],
     *,
     comment: str,
@@ -135,7 +171,7 @@ def apply_and_confirm(
     )
     change_id = response["ChangeInfo"]["Id"]
     status = wait_insync(client, change_id, delay_s=delay_s, deadline_s=deadline_s, sleep=sleep)
-    read_back = read_record_sets(client, zone, cfg_name, rtype)
+    read_back = read_record_sets(client, zone, cfg_name, types_of(record_sets))
     return ChangeOutcome(change_id, status, read_back, contains_sets(read_back, record_sets))
 
 

@@ -23,6 +23,13 @@ _ROUTING_KEYS = (
 )
 
 
+# The record types that send a client somewhere: at the cutover name, every one
+# present is snapshotted, flipped and rolled back together. A dual-stack load
+# balancer has an A and an AAAA alias; flipping only A would leave IPv6 clients
+# (most mobile networks) on the source while the flip reads back "confirmed".
+ROUTING_TYPES = ("A", "AAAA", "CNAME", "HTTPS", "SVCB")
+
+
 class DnsError(RuntimeError):
     """A DNS action cannot go ahead; nothing was sent."""
 
@@ -70,31 +77,49 @@ def contains_sets(actual: list[dict[str, Any]], wanted: list[dict[str, Any]]) ->
     return all(json.dumps(canonical_set(s), sort_keys=True) in have for s in wanted)
 
 
-def read_record_sets(client: Any, zone: str, name: str, rtype: str) -> list[dict[str, Any]]:
-    """Every record set with exactly this name and type (weighted ones included)."""
+def read_record_sets(
+    client: Any, zone: str, name: str, rtype: str | tuple[str, ...] = ROUTING_TYPES
+) -> list[dict[str, Any]]:
+    """Every record set with exactly this name and type(s), weighted ones included.
+
+    With several types the listing starts at the name itself: Route 53 sorts by
+    name, then type, so all of a name's sets come together and the first other
+    name ends the run.
+    """
     wanted = normalize_name(name)
-    kwargs: dict[str, Any] = {
-        "HostedZoneId": zone_id(zone),
-        "StartRecordName": wanted,
-        "StartRecordType": rtype,
-    }
+    types = (rtype,) if isinstance(rtype, str) else rtype
+    kwargs: dict[str, Any] = {"HostedZoneId": zone_id(zone), "StartRecordName": wanted}
+    if len(types) == 1:
+        kwargs["StartRecordType"] = types[0]
     found: list[dict[str, Any]] = []
     while True:
         page = client.list_resource_record_sets(**kwargs)
         for record_set in page.get("ResourceRecordSets", []):
-            if normalize_name(record_set["Name"]) == wanted and record_set["Type"] == rtype:
-                found.append(record_set)
-            else:
-                # Results are sorted from (name, type) on: the first other one ends the run.
+            if normalize_name(record_set["Name"]) != wanted:
                 return found
+            if record_set["Type"] in types:
+                found.append(record_set)
+            elif len(types) == 1:
+                return found  # sorted from (name, type) on: the next type ends the run
         if not page.get("IsTruncated"):
             return found
         kwargs["StartRecordName"] = page["NextRecordName"]
-        kwargs["StartRecordType"] = page.get("NextRecordType", rtype)
-        if "NextRecordIdentifier" in page:
-            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
-        else:
-            kwargs.pop("StartRecordIdentifier", None)
+        for key, field in (
+            ("StartRecordType", "NextRecordType"),
+            ("StartRecordIdentifier", "NextRecordIdentifier"),
+        ):
+            if field in page:
+                kwargs[key] = page[field]
+            else:
+                kwargs.pop(key, None)
+
+
+def types_of(record_sets: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The record types among these sets, in ROUTING_TYPES order."""
+    present = {str(rs.get("Type")) for rs in record_sets}
+    return tuple(t for t in ROUTING_TYPES if t in present) + tuple(
+        sorted(present - set(ROUTING_TYPES))
+    )
 
 
 def strip_set(record_set: dict[str, Any]) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def rollback(
                 read_back = [
                     strip_set(rs)
                     for rs in read_record_sets(
-                        client, snapshot.zone_id, snapshot.name, snapshot.type
+                        client, snapshot.zone_id, snapshot.name, snapshot.types
                     )
                 ]
                 if same_sets(read_back, snapshot.record_sets):
@@ -213,6 +213,7 @@ def run_rollback(
         zone_id=snapshot.zone_id,
         name=snapshot.name,
         type=snapshot.type,
+        types=list(snapshot.types),
         record_sets=snapshot.record_sets,
         deadline_s=deadline_s,
         snapshot_note=note,

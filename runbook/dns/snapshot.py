@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from runbook.audit.verify import last_of
-from runbook.dns.records import DnsError, normalize_name, read_record_sets, strip_set, zone_id
+from runbook.dns.records import (
+    DnsError,
+    normalize_name,
+    read_record_sets,
+    strip_set,
+    types_of,
+    zone_id,
+)
 from runbook.durable import create_exclusive
 from runbook.model import Account, Dns
 
@@ -63,10 +70,21 @@ class Snapshot:
         """What the flip's `dns.snapshot_saved` record carries: enough to roll back from."""
         return {**self.__dict__, "sha256": sha256}
 
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Every record type the snapshot holds: all are restored, and read back, together."""
+        return types_of(self.record_sets)
+
+    @property
+    def label(self) -> str:
+        """`app.example.com. A+AAAA`, for prompts."""
+        return f"{self.name} {'+'.join(self.types) or self.type}"
+
     @classmethod
     def take(cls, client: Any, cfg: Dns, account: Account) -> Snapshot:
-        sets = [strip_set(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name, cfg.type)]
-        if not sets:
+        """Every routing record type at the name, not only `dns.type` (see ROUTING_TYPES)."""
+        sets = [strip_set(rs) for rs in read_record_sets(client, cfg.zone_id, cfg.name)]
+        if not any(rs["Type"] == cfg.type for rs in sets):
             raise DnsError(f"no {cfg.type} record named {cfg.name} in zone {cfg.zone_id}")
         return cls(
             zone_id=zone_id(cfg.zone_id),
