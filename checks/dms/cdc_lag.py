@@ -1,10 +1,12 @@
 """dms.cdc_lag: CDC keeps up, by CloudWatch's CDCLatencySource and CDCLatencyTarget.
 
 The playbook's line: above 60 s CDC is falling behind and must be fixed before
-cutover. The worst of both metrics over the window must stay under the
-threshold. No datapoints is a failure: a task that stopped reporting may have
-stopped replicating. The metrics' dimension values are discovered with
-`ListMetrics`, never guessed.
+cutover. The task must be `running` (DescribeReplicationTasks): a `failed`,
+`stopped` or `ready` task replicates nothing, whatever its last datapoint says.
+The worst of both metrics over the window must stay under the threshold, and
+the newest sample must be recent: no datapoints, or only old ones, is a
+failure, since a task that stopped reporting may have stopped replicating.
+The metrics' dimension values are discovered with `ListMetrics`, never guessed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from checks.dms.common import (
     discover_dimensions,
     fetch_series,
     merge_max,
+    not_running,
+    stale,
 )
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
@@ -42,10 +46,13 @@ class CdcLagParams(BaseModel):
     period_seconds: int = Field(
         default=60, ge=60, multiple_of=60, description="CloudWatch period of each sample."
     )
-    max_sample_age_minutes: int = Field(
-        default=10,
-        ge=1,
-        description="The newest sample must be at most this old: older means DMS went quiet.",
+    max_sample_age_seconds: int = Field(
+        default=120,
+        ge=30,
+        description=(
+            "The newest sample's data (up to the end of its period) must be at most this "
+            "old: older means DMS went quiet."
+        ),
     )
 
     @model_validator(mode="after")
@@ -85,6 +92,14 @@ class CdcLagCheck(Check[CdcLagParams]):
             instance = describe_instance(ctx, params.account, str(task["ReplicationInstanceArn"]))
         except Missing as exc:
             return CheckResult.failed(str(exc))
+        dead = not_running(task)
+        if dead is not None:
+            return CheckResult.failed(
+                dead[0],
+                dead[1],
+                task_status=str(task.get("Status")),
+                task_arn=task["ReplicationTaskArn"],
+            )
         dims = {
             m: discover_dimensions(ctx, params.account, m, task, instance) for m in LATENCY_METRICS
         }
@@ -97,6 +112,7 @@ class CdcLagCheck(Check[CdcLagParams]):
             "threshold_seconds": params.threshold_seconds,
             "window_minutes": params.window_minutes,
             "dimensions": {m: [dict(d) for d in ds] for m, ds in dims.items()},
+            "task_status": str(task.get("Status")),
         }
         window = f"the last {params.window_minutes} min"
         empty = [m for m in LATENCY_METRICS if not series[m]]
@@ -126,15 +142,13 @@ class CdcLagCheck(Check[CdcLagParams]):
             if peak > worst_value:
                 worst_metric, worst_value = m, peak
         evidence.update(max_seconds=worst_value, worst_metric=worst_metric)
-        newest = max(combined)
-        age = end - newest
-        if age > timedelta(minutes=params.max_sample_age_minutes):
-            return CheckResult.failed(
-                f"newest CDC latency sample is {int(age.total_seconds() // 60)} min old "
-                f"({newest.isoformat()}): DMS stopped reporting",
-                details,
-                **evidence,
+        # Both metrics must be current: one that went quiet may hide the lag.
+        for m in LATENCY_METRICS:
+            too_old = stale(
+                max(series[m]), end, params.period_seconds, params.max_sample_age_seconds
             )
+            if too_old is not None:
+                return CheckResult.failed(f"{m}: {too_old}", details, **evidence)
         if worst_value >= params.threshold_seconds:
             return CheckResult.failed(
                 f"CDC behind: {worst_metric} reached {worst_value:g} s in {window} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -19,12 +19,18 @@ from pydantic import AfterValidator
 
 from runbook.aws.errors import error_code
 from runbook.checkapi import CheckContext
+from runbook.formatting import duration
 
 NAMESPACE = "AWS/DMS"
 TASK_DIMENSION = "ReplicationTaskIdentifier"
 INSTANCE_DIMENSION = "ReplicationInstanceIdentifier"
 LATENCY_METRICS = ("CDCLatencySource", "CDCLatencyTarget")
 INCOMING_METRIC = "CDCIncomingChanges"
+# "Incoming task changes from the source in rows per second": the source's change rate,
+# where CDCIncomingChanges is only the backlog waiting to be applied.
+SOURCE_ROWS_METRIC = "CDCThroughputRowsSource"
+RUNNING = "running"
+"""The one `ReplicationTask.Status` in which CDC replicates (DescribeReplicationTasks)."""
 
 DmsAccount = Literal["source", "target"]
 
@@ -49,6 +55,38 @@ RESUME_HINT = (
     "--start-replication-task-type resume-processing (never reload-target or a fresh "
     "start: that reloads from scratch and loses the CDC position)"
 )
+
+
+START_HINT = (
+    "start it: aws dms start-replication-task --replication-task-arn {arn} "
+    "--start-replication-task-type start-replication (it has never run)"
+)
+
+
+def restart_hint(task: dict[str, Any]) -> str:
+    """How to get a task replicating again: resume one that has run, start one that never did."""
+    hint = RESUME_HINT if task.get("ReplicationTaskStartDate") else START_HINT
+    return hint.format(arn=task["ReplicationTaskArn"])
+
+
+def not_running(task: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """Why the task is not replicating (summary, details); None when it is `running`.
+
+    Every other documented status (`failed`, `stopped`, `ready`, `starting`,
+    `stopping`, `modifying`, `creating`, `deleting`, `testing`, `moving`,
+    `failed-move`) means no change is being captured or applied now, whatever
+    the last CloudWatch datapoint says.
+    """
+    status = str(task.get("Status") or "unknown")
+    if status == RUNNING:
+        return None
+    details = [
+        f"{key}: {task[key]}" for key in ("StopReason", "LastFailureMessage") if task.get(key)
+    ]
+    if status in ("failed", "stopped", "ready"):
+        details.append(restart_hint(task))
+    name = task.get("ReplicationTaskIdentifier") or task.get("ReplicationTaskArn")
+    return f"DMS task {name} is {status}, not running: CDC is not replicating", details
 
 
 class Missing(LookupError):
@@ -301,6 +339,24 @@ def fetch_series(
                 at = when.astimezone(UTC)
                 series[at] = max(float(value), series.get(at, float("-inf")))
     return out
+
+
+def complete(series: Series, end: datetime, period: int) -> Series:
+    """Only the samples whose period is over: a period still running holds part of a minute."""
+    span = timedelta(seconds=period)
+    return {at: v for at, v in series.items() if at + span <= end}
+
+
+def stale(newest: datetime, end: datetime, period: int, max_age_seconds: int) -> str | None:
+    """Why the newest sample is too old to judge by (its data ends with its period), or None."""
+    age = (end - newest).total_seconds() - period
+    if age <= max_age_seconds:
+        return None
+    return (
+        f"newest sample is {duration(age)} old (period {newest.isoformat()} + {period} s; "
+        f"at most {duration(max_age_seconds)} allowed): DMS stopped reporting, or CloudWatch "
+        "is behind"
+    )
 
 
 def merge_max(*series: Series) -> Series:

@@ -1,8 +1,11 @@
 """DMS's CDC metrics in the demo: the seeded history, and the feeder that keeps them coming.
 
 The emulator's DMS task replicates nothing, so its CloudWatch metrics
-(`CDCLatencySource`, `CDCLatencyTarget`, `CDCIncomingChanges`) are put here,
-stamped on the demo's clock, following the world's `LagProfile`.
+(`CDCLatencySource`, `CDCLatencyTarget`, `CDCIncomingChanges`,
+`CDCThroughputRowsSource`) are put here, stamped on the demo's clock, following
+the world's `LagProfile`: the source sends rows while it takes writes, and none
+once it is read-only. The emulator has no DescribeTableStatistics, so the
+table counters the checks also read on AWS are not emulated (the checks say so).
 """
 
 from __future__ import annotations
@@ -15,24 +18,29 @@ from typing import Any
 from runbook.demo.model import DemoWorld
 
 NAMESPACE = "AWS/DMS"
-LATENCY_SOURCE, LATENCY_TARGET, INCOMING = (
+LATENCY_SOURCE, LATENCY_TARGET, INCOMING, SOURCE_ROWS = (
     "CDCLatencySource",
     "CDCLatencyTarget",
     "CDCIncomingChanges",
+    "CDCThroughputRowsSource",
 )
 _BATCH = 500  # PutMetricData's most data points per call
 
 
 def datapoints(world: DemoWorld, elapsed_s: float, *, read_only: bool) -> list[dict[str, Any]]:
-    """One sample of the three CDC metrics, `elapsed_s` demo seconds after the start."""
+    """One sample of the four CDC metrics, `elapsed_s` demo seconds after the start."""
     at = world.started_at + timedelta(seconds=elapsed_s)
     source_lag, target_lag = world.lag.latency(elapsed_s)
     incoming = world.lag.incoming(elapsed_s, read_only)
+    # The source's writes, in rows per second: a sample's worth of changes over a minute,
+    # nothing once it is read-only.
+    rows = round(world.lag.incoming(elapsed_s, read_only) / 60.0, 1)
     dims = world.dms_dimensions
     metrics = (
         (LATENCY_SOURCE, source_lag, "Seconds"),
         (LATENCY_TARGET, target_lag, "Seconds"),
         (INCOMING, incoming, "Count"),
+        (SOURCE_ROWS, rows, "Count/Second"),
     )
     return [
         {"MetricName": name, "Dimensions": dims, "Timestamp": at, "Value": value, "Unit": unit}
@@ -61,9 +69,9 @@ class LagFeeder:
     """Keeps DMS's CDC metrics coming, as a running task would: a daemon thread.
 
     Every `interval_s` real seconds it puts one sample at the demo's clock:
-    latency falling by the world's `LagProfile`, and `CDCIncomingChanges`
-    at zero once the source is read-only (a fix sets it, or the read-only step
-    is done in the run state the world points at).
+    latency falling by the world's `LagProfile`, and `CDCIncomingChanges` and
+    `CDCThroughputRowsSource` at zero once the source is read-only (a fix sets
+    it, or the read-only step is done in the run state the world points at).
     """
 
     def __init__(self, world: DemoWorld, *, interval_s: float = 5.0) -> None:

@@ -46,7 +46,7 @@ def test_cdc_lag_under_threshold_passes_with_series(
         ),
         pytest.param(
             [("CDCLatencySource", [1, 1], 12), ("CDCLatencyTarget", [1, 1], 12)],
-            ["12 min old"],
+            ["newest sample is 11m 00s old"],
             id="only-stale-samples",
         ),
     ],

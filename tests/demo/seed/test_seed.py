@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from runbook.demo.emulator import Emulator
-from runbook.demo.lag import INCOMING, LATENCY_SOURCE, LATENCY_TARGET, NAMESPACE
+from runbook.demo.lag import INCOMING, LATENCY_SOURCE, LATENCY_TARGET, NAMESPACE, SOURCE_ROWS
 from runbook.demo.model import AccountName, DemoWorld
 from runbook.demo.world import seed
 
@@ -130,7 +130,12 @@ def cfn(world: DemoWorld) -> None:
 
 def cdc_history(world: DemoWorld) -> None:
     metrics = world.client("target", "cloudwatch").list_metrics(Namespace=NAMESPACE)["Metrics"]
-    assert {m["MetricName"] for m in metrics} == {LATENCY_SOURCE, LATENCY_TARGET, INCOMING}
+    assert {m["MetricName"] for m in metrics} == {
+        LATENCY_SOURCE,
+        LATENCY_TARGET,
+        INCOMING,
+        SOURCE_ROWS,
+    }
 
 
 SERVICES: dict[str, Callable[[DemoWorld], None]] = {
