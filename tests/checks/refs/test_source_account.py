@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from checks.refs.source_account import ALL_SURFACES as SURFACES
 from runbook.checkapi import CheckContext, Status
 from tests.support.checks import result_text as text
 from tests.support.checks import run_check as run
@@ -82,12 +83,16 @@ def test_refs_clean_target_passes(
 ) -> None:
     result = run(check_context, "refs.source_account")
     assert result.status == Status.PASS, result
-    assert result.evidence["scanned"] == {
+    scanned = result.evidence["scanned"]
+    assert {s: scanned[s] for s in ("lambda", "cloudformation", "ecs", "codebuild")} == {
         "lambda": 1,
         "cloudformation": 1,
         "ecs": 1,
         "codebuild": 1,
     }
+    # Every surface is scanned by default, and named in the summary.
+    assert set(scanned) == set(SURFACES)
+    assert all(f"{s} {n}" in result.summary for s, n in scanned.items())
 
 
 def test_refs_lambda_env_var_fails_naming_function_and_variable(
