@@ -260,6 +260,14 @@ class Cognito(Strict):
         default="refuse",
         description="What the UserMigration Lambda does when the source answers with MFA.",
     )
+    default_country_code: str | None = Field(
+        default=None,
+        pattern=r"^\+?[1-9][0-9]{0,3}$",
+        description=(
+            "Country calling code (e.g. 44) given to phone numbers stored without one, "
+            "so they become E.164; without it such numbers are listed, never guessed."
+        ),
+    )
 
 
 class Settings(Strict):

@@ -31,6 +31,8 @@ def force_migrate_action(ctx: ActionContext, action: ForceMigrateAction) -> Acti
             rate_per_second=action.rate_per_second,
             dry_run=action.dry_run,
             case_insensitive_emails=cognito.case_insensitive_emails,
+            default_country_code=cognito.default_country_code,
+            ses_client=ctx.runtime.sessions.client("target", "ses"),
             progress=ctx.progress,
             cancel=ctx.cancel,
             audit=audit,

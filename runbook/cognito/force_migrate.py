@@ -55,6 +55,9 @@ from runbook.durable import AppendOnlyFile
 from runbook.formatting import error_line
 
 PAGE_SIZE = 60  # ListUsers' maximum
+# "Quotas in Amazon Cognito": a pool sending with Cognito's default email sender
+# (EmailSendingAccount COGNITO_DEFAULT) may send 50 messages a day.
+COGNITO_DEFAULT_EMAILS_PER_DAY = 50
 # This many failures in a row mean a cause common to all (a pool setting, a permission):
 # stop instead of writing a failure record for every user.
 MAX_FAILURES_IN_A_ROW = 25
@@ -91,6 +94,7 @@ class _Migration:
         backoff_base_s: float,
         max_backoff_s: float,
         max_throttle_retries: int,
+        ses_client: Any = None,
     ) -> None:
 
         def api(client: Any) -> Api:
@@ -106,6 +110,7 @@ class _Migration:
 
         self.source = api(source_client)
         self.target = api(target_client)
+        self.ses = ses_client
         self.source_pool = source_pool
         self.target_pool = target_pool
         self.dry_run = dry_run
@@ -141,7 +146,16 @@ class _Migration:
         self.users.password_min = int(policy.get("MinimumLength", 8))
         # TOTP is only possible where the pool allows MFA; skip a read per user otherwise.
         self.users.mfa_possible = source_pool.get("MfaConfiguration", "OFF") != "OFF"
+        self.users.username_attributes = tuple(target_pool.get("UsernameAttributes") or ())
+        sms = bool(target_pool.get("SmsConfiguration", {}).get("SnsCallerArn"))
+        self.users.sms_configured = sms
+        self.users.sms_mfa_supported = sms and target_pool.get("MfaConfiguration") in (
+            "ON",
+            "OPTIONAL",
+        )
         self.estimated_users = int(source_pool.get("EstimatedNumberOfUsers", 0))
+        if not self.dry_run:
+            self._check_sender(target_pool)
         source_groups = self._group_names(self.source, self.source_pool)
         target_groups = self._group_names(self.target, self.target_pool)
         self.users.source_has_groups = bool(source_groups)
@@ -152,6 +166,47 @@ class _Migration:
                 f"{', '.join(self.report.missing_groups)}: create them (with their roles and "
                 "precedence) before force-migrating; nothing was changed"
             )
+
+    def _check_sender(self, target_pool: Mapping[str, Any]) -> None:
+        """Refuse a reset wave the pool's email sender cannot deliver, before any is sent.
+
+        Each reset sends a code; those not delivered leave users locked out. The
+        wave is estimated as the source's users minus the target's.
+        """
+        pending = max(0, self.estimated_users - int(target_pool.get("EstimatedNumberOfUsers", 0)))
+        config = target_pool.get("EmailConfiguration") or {}
+        account = config.get("EmailSendingAccount", "COGNITO_DEFAULT")
+        if account == "COGNITO_DEFAULT":
+            capacity: int | None = COGNITO_DEFAULT_EMAILS_PER_DAY
+            sender = "Cognito's default email sender"
+        else:
+            capacity, sender = self._ses_capacity(), "its SES identity"
+        self.audit(
+            "cognito.force_migrate.sender",
+            email_sending_account=account,
+            can_send_today=capacity,
+            users_to_reset=pending,
+            sms_configured=self.users.sms_configured,
+        )
+        if capacity is not None and pending > capacity:
+            raise ForceMigrationError(
+                f"refused before any reset: about {pending} users need a reset code, and the "
+                f"target pool sends email with {sender}, which can deliver {capacity} today. "
+                "Configure SES as the pool's email sender (EmailSendingAccount DEVELOPER) with "
+                "enough quota, then run the step again; nothing was changed"
+            )
+
+    def _ses_capacity(self) -> int | None:
+        """What SES can still send in the next 24 hours, or None if it cannot be read."""
+        if self.ses is None:
+            return None
+        try:
+            quota = self.ses.get_send_quota()
+        except ClientError:
+            return None
+        if float(quota.get("Max24HourSend", 0)) < 0:
+            return None  # -1: unlimited
+        return int(float(quota["Max24HourSend"]) - float(quota.get("SentLast24Hours", 0)))
 
     @staticmethod
     def _group_names(api: Api, pool: str) -> set[str]:
@@ -295,10 +350,13 @@ class _Migration:
                         for pending in futures:
                             pending.cancel()
                         last = self._last_failure
+                        names = ", ".join(f["username"] for f in self.report.failures[:5])
                         raise ForceMigrationError(
-                            f"stopped after {in_a_row} users failed in a row, the last with "
-                            f"{last.get('code')}: {last.get('message')}; fix the cause and run "
-                            "again (it resumes where it stopped)"
+                            f"stopped after {in_a_row} users failed in a row (none of them "
+                            f"migrated; first: {names}), the last with {last.get('code')} in "
+                            f"{last.get('operation')}: {last.get('message')}. Fix the cause "
+                            f"and run the step again: it resumes at page {checkpoint['page']}, "
+                            "and every failure is in the audit log"
                         )
                 if self.report.cancelled or self.cancel.is_set():
                     self.report.cancelled = True
@@ -328,8 +386,7 @@ class _Migration:
     def _tick(self) -> None:
         seen = self.report.counts.seen + self.report.counts.failed
         fraction = min(0.99, seen / self.estimated_users) if self.estimated_users else None
-        verb = "checked" if self.dry_run else "migrated"
-        self.progress(fraction, f"{seen} users {verb}, {self.report.counts.existing} skipped")
+        self.progress(fraction, self.report.progress_line(self.estimated_users))
 
     def _failed(self, failure: UserFailed) -> None:
         with self._lock:
@@ -390,6 +447,7 @@ def force_migrate(
     backoff_base_s: float = 0.5,
     max_backoff_s: float = 20.0,
     max_throttle_retries: int = 12,
+    ses_client: Any = None,
 ) -> ForceMigrationReport:
     """Create every source user missing from the target; see the module docstring.
 
@@ -417,4 +475,5 @@ def force_migrate(
         backoff_base_s=backoff_base_s,
         max_backoff_s=max_backoff_s,
         max_throttle_retries=max_throttle_retries,
+        ses_client=ses_client,
     ).run()

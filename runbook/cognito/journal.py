@@ -10,7 +10,9 @@
 - `cognito-sub-map.csv`, append-only: one row per user (old and new `sub`,
   outcome, groups, flags), fsynced with the checkpoint.
 - the lists for people to act on (TOTP users, unfixable phone numbers, users
-  without a verified contact), derived from the sub map when a pass finishes.
+  without a verified contact, users without an identifier the target pool can
+  use as username, SMS MFA the target could not keep), derived from the sub map
+  when a pass finishes.
 
 A dry run writes only the sub map and lists, under `*.dry-run` names.
 """
@@ -36,8 +38,11 @@ CHECKPOINT_FILE = "cognito-force-migrate.json"
 TOTP_FILE = "cognito-totp-users.txt"
 PHONE_FILE = "cognito-phone-unfixable.txt"
 NO_CONTACT_FILE = "cognito-no-verified-contact.txt"
+NO_IDENTIFIER_FILE = "cognito-no-identifier.txt"
+SMS_MFA_FILE = "cognito-sms-mfa-dropped.txt"
 DRY_RUN_SUFFIX = ".dry-run"
-MAP_HEADER = ("username", "old_sub", "new_sub", "outcome", "groups", "flags")
+# `new_username` last: a map written before it existed still reads (as "").
+MAP_HEADER = ("username", "old_sub", "new_sub", "outcome", "groups", "flags", "new_username")
 
 
 def _csv_line(values: tuple[str, ...] | list[str]) -> bytes:
@@ -56,6 +61,8 @@ class Row:
     outcome: str
     groups: list[str]
     flags: set[str]
+    new_username: str = ""
+    """The target's own username: its UUID in a pool whose username is an email or phone."""
 
     def line(self) -> bytes:
         return _csv_line(
@@ -66,6 +73,7 @@ class Row:
                 self.outcome,
                 ";".join(self.groups),
                 ";".join(sorted(self.flags)),
+                self.new_username,
             )
         )
 
@@ -88,7 +96,10 @@ def rows_from(path: Path, offset: int) -> Iterator[dict[str, str]]:
         raw.seek(offset)  # a byte offset: seek before decoding
         handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         for values in csv.reader(handle):
-            if values and values != list(MAP_HEADER) and len(values) == len(MAP_HEADER):
+            if len(values) == len(MAP_HEADER) - 1:
+                values.append("")  # written before new_username existed
+            header = values[:-1] == list(MAP_HEADER[:-1])  # either version's header
+            if values and not header and len(values) == len(MAP_HEADER):
                 yield dict(zip(MAP_HEADER, values, strict=True))
 
 
@@ -131,6 +142,8 @@ class StateFiles:
             "totp_users": state_dir / f"{TOTP_FILE}{suffix}",
             "phone_unfixable": state_dir / f"{PHONE_FILE}{suffix}",
             "no_verified_contact": state_dir / f"{NO_CONTACT_FILE}{suffix}",
+            "no_identifier": state_dir / f"{NO_IDENTIFIER_FILE}{suffix}",
+            "sms_mfa_dropped": state_dir / f"{SMS_MFA_FILE}{suffix}",
         }
 
     # --- the checkpoint ---

@@ -15,12 +15,15 @@ class Counts:
     created: int = 0  # dry run: would be created
     existing: int = 0  # already in the target: skipped
     external: int = 0  # federated users: their IdP recreates them at sign-in
+    listed: int = 0  # not created: no email/phone the target pool takes as username
     failed: int = 0
     group_memberships: int = 0
     reset_required: int = 0
     no_verified_contact: int = 0
     disabled: int = 0
     totp: int = 0
+    sms_mfa: int = 0
+    sms_mfa_dropped: int = 0
     phone_normalized: int = 0
     phone_unfixable: int = 0
     emails_lowercased: int = 0
@@ -43,11 +46,15 @@ class Counts:
             self.existing += 1
         elif outcome == "external":
             self.external += 1
+        elif outcome == "listed":
+            self.listed += 1
         flags = set(row["flags"].split(";"))
         self.reset_required += "reset_required" in flags
         self.no_verified_contact += "no_verified_contact" in flags
         self.disabled += "disabled" in flags
         self.totp += "totp" in flags
+        self.sms_mfa += "sms_mfa" in flags
+        self.sms_mfa_dropped += "sms_mfa_dropped" in flags
         self.phone_normalized += "phone_normalized" in flags
         self.phone_unfixable += "phone_unfixable" in flags
         self.emails_lowercased += "email_lowercased" in flags
@@ -69,6 +76,16 @@ class ForceMigrationReport:
     files: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
+    def progress_line(self, estimated: int) -> str:
+        """Created, skipped, failed and listed apart: a failure is never a migration."""
+        c = self.counts
+        verb = "would create" if self.dry_run else "created"
+        of = f" of ~{estimated}" if estimated else ""
+        return (
+            f"{c.seen + c.failed}{of} users: {verb} {c.created}, {c.existing} already in the "
+            f"target, {c.failed} failed, {c.listed + c.no_verified_contact} listed"
+        )
+
     def summary(self) -> str:
         c = self.counts
         if self.dry_run:
@@ -80,11 +97,21 @@ class ForceMigrationReport:
             head = f"created {c.created} users; {c.existing} already in the target (skipped)"
         parts = [head]
         if c.failed:
-            parts.append(f"{c.failed} failed")
+            parts.append(f"{c.failed} failed (not migrated)")
+        if c.listed:
+            parts.append(
+                f"{c.listed} not created: no email/phone the target pool takes as username (listed)"
+            )
         if c.external:
             parts.append(f"{c.external} federated users left to their IdP")
         if c.totp:
             parts.append(f"{c.totp} TOTP users must re-register their authenticator")
+        if c.sms_mfa:
+            parts.append(f"{c.sms_mfa} kept SMS MFA")
+        if c.sms_mfa_dropped:
+            parts.append(f"{c.sms_mfa_dropped} lost SMS MFA (the target cannot send it; listed)")
+        if c.disabled:
+            parts.append(f"{c.disabled} disabled (created disabled, sent nothing)")
         if c.phone_unfixable:
             parts.append(f"{c.phone_unfixable} phone numbers not E.164 (dropped)")
         if c.no_verified_contact:

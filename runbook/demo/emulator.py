@@ -28,6 +28,42 @@ if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
 LOOPBACK = "127.0.0.1"
+
+
+def _serial_server() -> ThreadedMotoServer:
+    """moto's server answering one request at a time.
+
+    moto's backends are not thread-safe: a user pool whose username is an email
+    iterates its users while another request adds one ("OrderedDict mutated
+    during iteration"), which broke the demo's seeding and its force-migration
+    (four workers). AWS has no such limit; the emulator serialises requests.
+    """
+    from moto.moto_server.werkzeug_app import (  # the demo extra: only when serving
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class SerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serial(environ: Any, start_response: Any) -> list[bytes]:
+                with lock:  # the body too: moto may build it lazily
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, serial, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+
+
 DEFAULT_REGION = "eu-west-1"
 # Obviously fake and shaped unlike real keys (AKIA.../ASIA...): moto accepts any.
 DEMO_ACCESS_KEY = "demo-access-key"
@@ -94,8 +130,6 @@ class Emulator:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Emulator:
-        from moto.server import ThreadedMotoServer  # the demo extra: only when serving
-
         with self._lock:
             if self._server is not None:
                 return self
@@ -104,7 +138,7 @@ class Emulator:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             # Port 0: the kernel picks a free port at bind time, so no other
             # process can take it between choosing and binding.
-            server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+            server = _serial_server()
             server.start()
             host, port = server.get_host_and_port()
             if host != LOOPBACK:  # pragma: no cover - moto binds what it is given

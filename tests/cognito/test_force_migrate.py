@@ -62,13 +62,17 @@ def test_thousands_of_users_into_a_target_that_already_holds_some(
     assert report.counts.existing == len(pre)
     created = [i for i in range(count) if i not in pre]
     assert report.counts.phone_unfixable == sum(1 for i in created if i % 11 == 0 and i % 5)
-    assert report.counts.no_verified_contact == sum(1 for i in created if i % 7 == 0)
+    # Disabled users (i % 13 == 0) are sent nothing, so they are in neither count.
+    assert report.counts.no_verified_contact == sum(1 for i in created if i % 7 == 0 and i % 13)
+    assert report.counts.reset_required == sum(1 for i in created if i % 7 and i % 13)
+    assert report.counts.disabled == sum(1 for i in created if i % 13 == 0)
     assert report.counts.emails_lowercased == len(created)
     assert_migrated_exactly_once(pools, tmp_path, count, pre)
     phones = (tmp_path / "cognito-phone-unfixable.txt").read_text().split()
     assert phones == [username(i) for i in created if i % 11 == 0 and i % 5]
     assert progress[-1][0] == 1.0 and len(progress) > count / 2
     assert [e for e, _ in audit] == [
+        "cognito.force_migrate.sender",
         "cognito.force_migrate.started",
         "cognito.force_migrate.summary",
     ]
