@@ -1,22 +1,27 @@
 """cognito.migration_trigger: the lazy, on-sign-in user migration is wired end to end.
 
 Each link is checked on its own, so a failure names the one that is broken:
-the target pool's UserMigration trigger, Cognito's permission to invoke it, the
-target app client's USER_PASSWORD_AUTH flow (the trigger never fires for SRP
-sign-ins), the source app client's ADMIN_USER_PASSWORD_AUTH flow (what the
-Lambda calls), and the Lambda's environment naming the source pool, client and
-cross-account role.
+the target pool's UserMigration trigger, Cognito's permission to invoke it (for
+this pool), the target app client's USER_PASSWORD_AUTH flow (the trigger never
+fires for SRP sign-ins), the source app client's ADMIN_USER_PASSWORD_AUTH flow
+(what the Lambda calls), the Lambda's environment naming the source pool, client
+and cross-account role, the function role's sts:AssumeRole on that role, the
+role's trust policy (the function's role and the external ID the Lambda sends),
+the Post authentication trigger when the source has groups to copy, and the
+pools' MFA settings against the runbook's `mfa_challenge`. The policy judgements
+are in `checks.cognito.trigger_wiring`; the IAM reads in `trigger_iam`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from checks.cognito.trigger_iam import function_role, source_trust
+from checks.cognito.trigger_wiring import Findings, Verdict, invoke_verdict, mfa_verdicts
 from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
@@ -32,7 +37,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 }
 TARGET_FLOWS = frozenset({"ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"})
 SOURCE_FLOWS = frozenset({"ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"})
-COGNITO_PRINCIPAL = "cognito-idp.amazonaws.com"
+MFA_POLICY_ENV = "MFA_POLICY"  # the handler's; unset means "refuse"
 
 
 class MigrationTriggerParams(BaseModel):
@@ -83,45 +88,20 @@ def env_value(variables: dict[str, str], key: str) -> tuple[str | None, str | No
     return None, None
 
 
-def invoke_allowed(policy: dict[str, Any], pool_arn: str) -> bool:
-    """Does a resource policy let Cognito, for this pool, invoke the function?"""
-    for statement in policy.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
-            continue
-        principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        services = [services] if isinstance(services, str) else services
-        if COGNITO_PRINCIPAL not in services and principal != "*":
-            continue
-        # Each SourceArn condition (ArnLike/ArnEquals, a value or a list) must admit the pool.
-        conditions = [
-            value if isinstance(value, list) else [value]
-            for operator in statement.get("Condition", {}).values()
-            if isinstance(operator, dict)
-            for key, value in operator.items()
-            if key.lower() == "aws:sourcearn"
-        ]
-        if all(
-            any(fnmatch.fnmatchcase(pool_arn, str(pattern)) for pattern in patterns)
-            for patterns in conditions
-        ):
-            return True
-    return False
+def _invoke_permission(lam: Any, function: str, pool_arn: str) -> Verdict:
+    """The function's resource policy, judged for Cognito invoking it for this pool."""
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        policy = {}  # no resource policy at all
+    return invoke_verdict(policy, pool_arn)
 
 
-class Findings:
-    """Problems by a short name (in the summary and evidence) with the full explanation."""
-
-    def __init__(self) -> None:
-        self.problems: dict[str, str] = {}
-        self.notes: list[str] = []
-
-    def problem(self, name: str, message: str) -> None:
-        self.problems.setdefault(name, message)
+def _mfa_config(client: Any, pool: str) -> dict[str, Any]:
+    response: dict[str, Any] = client.get_user_pool_mfa_config(UserPoolId=pool)
+    return response
 
 
 class MigrationTriggerCheck(Check[MigrationTriggerParams]):
@@ -134,15 +114,28 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
         iam_actions=(
             "cognito-idp:DescribeUserPool",
             "cognito-idp:DescribeUserPoolClient",
+            "cognito-idp:GetUserPoolMfaConfig",
+            "cognito-idp:ListGroups",
             "lambda:GetFunctionConfiguration",
             "lambda:GetPolicy",
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:GetPolicy",
+            "iam:GetPolicyVersion",
+            "iam:SimulatePrincipalPolicy",
         ),
         remediation=(
-            "On the target pool, attach the migration Lambda as the UserMigration trigger and "
-            "let cognito-idp.amazonaws.com invoke it; allow ALLOW_USER_PASSWORD_AUTH on the "
-            "target app client (SRP sign-ins never fire the trigger); allow "
-            "ALLOW_ADMIN_USER_PASSWORD_AUTH on the source app client; set the Lambda's "
-            "OLD_USER_POOL_ID, OLD_CLIENT_ID, OLD_ROLE_ARN (and OLD_EXTERNAL_ID) to the source."
+            "On the target pool, attach the migration Lambda as the UserMigration trigger (and, "
+            "when the source has groups, as the Post authentication trigger) and let "
+            "cognito-idp.amazonaws.com invoke it with aws:SourceArn = the target pool's ARN; "
+            "allow ALLOW_USER_PASSWORD_AUTH on the target app client (SRP sign-ins never fire "
+            "the trigger); allow ALLOW_ADMIN_USER_PASSWORD_AUTH on the source app client; set "
+            "the Lambda's OLD_USER_POOL_ID, OLD_CLIENT_ID, OLD_ROLE_ARN, OLD_EXTERNAL_ID and "
+            "MFA_POLICY (= cognito.mfa_challenge); give its role sts:AssumeRole on OLD_ROLE_ARN; "
+            "have the source role trust that role with sts:ExternalId = OLD_EXTERNAL_ID; set "
+            "the target pool's MFA to suit mfa_challenge (accept_password needs MFA enabled)."
         ),
     )
     params_model = MigrationTriggerParams
@@ -194,6 +187,10 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
             variables = self._lambda(ctx, trigger, pool["Arn"], found, evidence)
         if variables is not None:
             self._environment(ctx, params, source_pool, variables, found, evidence)
+            self._assume_chain(ctx, variables, found, evidence)
+        if trigger:
+            self._post_authentication(ctx, pool, source_pool, trigger, found, evidence)
+        self._mfa(ctx, target_pool, source_pool, variables, found, evidence)
 
         _, env_client = env_value(variables or {}, "client_id")
         source_client = (
@@ -205,13 +202,23 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
             self._source_client(ctx, source_pool, source_client, found, evidence)
 
         evidence["problems"] = list(found.problems)
+        evidence["warnings"] = list(found.warnings)
         messages = list(found.problems.values())
+        warnings = list(found.warnings.values())
         if len(messages) == 1:
-            return CheckResult.failed(messages[0], found.notes, **evidence)
+            return CheckResult.failed(messages[0], [*warnings, *found.notes], **evidence)
         if messages:
             return CheckResult.failed(
                 f"{len(messages)} problems: {', '.join(found.problems)}",
-                [*messages, *found.notes],
+                [*messages, *warnings, *found.notes],
+                **evidence,
+            )
+        if len(warnings) == 1:
+            return CheckResult.warned(warnings[0], found.notes, **evidence)
+        if warnings:
+            return CheckResult.warned(
+                f"{len(warnings)} warnings: {', '.join(found.warnings)}",
+                [*warnings, *found.notes],
                 **evidence,
             )
         return CheckResult.passed(
@@ -271,18 +278,11 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
                 f"Lambda timeout is {config['Timeout']}s, but Cognito waits only 5 s for the "
                 "trigger: a slow answer from the source fails the sign-in"
             )
-        try:
-            policy = json.loads(lam.get_policy(FunctionName=trigger)["Policy"])
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            policy = {}  # no resource policy at all
-        if not invoke_allowed(policy, pool_arn):
-            found.problem(
-                "lambda_not_invokable",
-                f"the Lambda's resource policy does not let {COGNITO_PRINCIPAL} invoke it for "
-                f"{pool_arn}: every migrating sign-in would fail",
-            )
+        verdict = _invoke_permission(lam, trigger, pool_arn)
+        found.add(
+            "lambda_not_invokable" if verdict.outcome == "fail" else "lambda_invoke_unscoped",
+            verdict,
+        )
         environment = config.get("Environment", {})
         if environment.get("Error"):
             error = environment["Error"]
@@ -376,3 +376,104 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
                 f"source app client {client_id} has a client secret: the Lambda must send "
                 "SECRET_HASH with AdminInitiateAuth"
             )
+
+    @staticmethod
+    def _assume_chain(
+        ctx: CheckContext, variables: dict[str, str], found: Findings, evidence: dict[str, Any]
+    ) -> None:
+        """The Lambda's role may assume the source role, which trusts it with the external ID."""
+        _, source_role = env_value(variables, "role_arn")
+        account = ctx.runbook.accounts.source.account_id
+        role_arn = (evidence.get("lambda") or {}).get("role")
+        if source_role is None or f":iam::{account}:role/" not in source_role or not role_arn:
+            return  # no cross-account role to judge (named as a problem already)
+        function_role(ctx, role_arn, source_role, found, evidence)
+        source_trust(
+            ctx, source_role, role_arn, env_value(variables, "external_id"), found, evidence
+        )
+
+    @staticmethod
+    def _post_authentication(
+        ctx: CheckContext,
+        pool: dict[str, Any],
+        source_pool: str,
+        trigger: str,
+        found: Findings,
+        evidence: dict[str, Any],
+    ) -> None:
+        """Groups are copied by the Post authentication trigger: needed when the source has any."""
+        source = ctx.client("source", "cognito-idp")  # guarded: ListGroups is a read
+        try:
+            groups = source.list_groups(UserPoolId=source_pool, Limit=1).get("Groups", [])
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            found.problem("source_pool_missing", f"source user pool {source_pool} not found")
+            return
+        post_auth = pool.get("LambdaConfig", {}).get("PostAuthentication")
+        evidence["post_authentication"] = post_auth
+        evidence["source_has_groups"] = bool(groups)
+        if not post_auth:
+            if groups:
+                found.problem(
+                    "no_post_auth_trigger",
+                    f"the source pool has groups but target pool {pool['Id']} has no Post "
+                    "authentication trigger: moved users would arrive in no group (the "
+                    "Lambda copies groups from that trigger)",
+                )
+            return
+        if post_auth.split(":")[6:7] != trigger.split(":")[6:7]:
+            found.warning(
+                "post_auth_other_function",
+                f"the Post authentication trigger is {post_auth}, not the migration Lambda: "
+                "whether it copies groups is not known here",
+            )
+            # Cognito fails every sign-in whose Post authentication trigger it may not call.
+            verdict = _invoke_permission(ctx.client("target", "lambda"), post_auth, pool["Arn"])
+            found.add(
+                "post_auth_not_invokable"
+                if verdict.outcome == "fail"
+                else "post_auth_invoke_unscoped",
+                Verdict(verdict.outcome, f"Post authentication trigger: {verdict.reason}"),
+            )
+
+    @staticmethod
+    def _mfa(
+        ctx: CheckContext,
+        target_pool: str,
+        source_pool: str,
+        variables: dict[str, str] | None,
+        found: Findings,
+        evidence: dict[str, Any],
+    ) -> None:
+        """The runbook's mfa_challenge, as the Lambda applies it, against both pools' MFA."""
+        cognito = ctx.runbook.cognito
+        challenge = cognito.mfa_challenge if cognito is not None else "refuse"
+        if variables is not None:
+            policy = variables.get(MFA_POLICY_ENV) or "refuse"
+            evidence["lambda_mfa_policy"] = policy
+            if policy != challenge:
+                found.problem(
+                    "env_mfa_policy_mismatch",
+                    f"the Lambda's {MFA_POLICY_ENV} is {policy!r} but the runbook's "
+                    f"cognito.mfa_challenge is {challenge!r}",
+                )
+        target = _mfa_config(ctx.client("target", "cognito-idp"), target_pool)
+        try:
+            # guarded: GetUserPoolMfaConfig is a read
+            source = _mfa_config(ctx.client("source", "cognito-idp"), source_pool)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            source = {}
+        evidence["mfa"] = {
+            "mfa_challenge": challenge,
+            "target": target.get("MfaConfiguration"),
+            "target_sms": bool((target.get("SmsMfaConfiguration") or {}).get("SmsConfiguration")),
+            "target_totp": bool((target.get("SoftwareTokenMfaConfiguration") or {}).get("Enabled")),
+            "source": source.get("MfaConfiguration"),
+        }
+        for name, verdict in mfa_verdicts(
+            challenge, target, source.get("MfaConfiguration")
+        ).items():
+            found.add(name, verdict)

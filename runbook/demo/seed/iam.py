@@ -31,6 +31,23 @@ def seed_iam(world: DemoWorld) -> None:
         RoleName=LAMBDA_ROLE,
         AssumeRolePolicyDocument=assume_policy({"Service": "lambda.amazonaws.com"}),
     )
+    # The migration Lambda runs as this role and assumes the source's cognito role.
+    target.put_role_policy(
+        RoleName=LAMBDA_ROLE,
+        PolicyName="assume-cognito-migration-read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": world.cognito_role_arn,
+                    }
+                ],
+            }
+        ),
+    )
     source = world.client("source", "iam")
     target_root = {"AWS": f"arn:aws:iam::{world.target_account}:root"}
     source.create_role(

@@ -27,6 +27,7 @@ from tests.support.cognitoworld import (
     seed_env,
 )
 from tests.support.runbooks import base_runbook
+from tests.support.trigger_world import answer_simulation, seed_trigger_iam
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def module_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def built(module_aws: Path) -> World:
     raw = base_runbook()
     accounts = Runbook.model_validate(raw).accounts
-    source = build_session(accounts.source, read_only=False).client("cognito-idp")
+    source_session = build_session(accounts.source, read_only=False)
+    source = source_session.client("cognito-idp")
     source_pool = source.create_user_pool(PoolName="prod-users")["UserPool"]["Id"]
     source_client = source.create_user_pool_client(
         UserPoolId=source_pool, ClientName="migration", ExplicitAuthFlows=SOURCE_FLOWS
@@ -64,6 +66,7 @@ def built(module_aws: Path) -> World:
             }
         ),
     )["Role"]["Arn"]
+    seed_trigger_iam(target_session.client("iam"), source_session.client("iam"), role)
     lam = target_session.client("lambda")
     function_arn = lam.create_function(
         FunctionName="usermigration",
@@ -94,6 +97,7 @@ def built(module_aws: Path) -> World:
     raw["cognito"] = {"source_user_pool_id": source_pool, "target_user_pool_id": pool["Id"]}
     model = Runbook.model_validate(raw)
     ctx = CheckContext(runbook=model, sessions=SessionFactory(model.accounts), state_dir=module_aws)
+    answer_simulation(ctx)  # moto has no iam:SimulatePrincipalPolicy
     return World(
         source=source,
         target=target,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from checks.cognito.migration_trigger import invoke_allowed
+from checks.cognito.trigger_wiring import invoke_verdict
 from runbook.checkapi import CheckResult, Status
 from tests.support.checks import run_check
 from tests.support.cognitoworld import (
@@ -198,8 +198,13 @@ def test_declared_external_id_missing_from_the_lambda(world: World) -> None:
     env = seed_env(world.source_pool, world.source_client)
     del env["OLD_EXTERNAL_ID"]
     world.set_env(env)
-    assert trigger(world).status == Status.PASS  # not required unless declared
-    expect_problems(trigger(world, source_external_id=EXTERNAL_ID), "env_external_id_missing")
+    # Not required by the check's params unless declared, but the source role's trust is.
+    expect_problems(trigger(world), "source_role_trust")
+    expect_problems(
+        trigger(world, source_external_id=EXTERNAL_ID),
+        "env_external_id_missing",
+        "source_role_trust",
+    )
 
 
 def test_cognito_may_not_invoke_the_lambda(world: World) -> None:
@@ -231,13 +236,23 @@ def test_invoke_policy_conditions() -> None:
             statement["Condition"] = condition
         return {"Statement": [statement]}
 
-    assert invoke_allowed(policy(None), pool)
+    def outcome(document: Any) -> str:
+        return invoke_verdict(document, pool).outcome
+
+    assert outcome(policy(None)) == "warn"  # any pool may invoke it: the confused deputy
     wildcard = f"arn:aws:cognito-idp:{REGION}:{TARGET}:userpool/*"
-    assert invoke_allowed(policy({"ArnLike": {"aws:SourceArn": wildcard}}), pool)
-    assert invoke_allowed(policy({"ArnLike": {"AWS:SourceArn": ["arn:other", pool]}}), pool)
-    assert not invoke_allowed(policy({"ArnEquals": {"AWS:SourceArn": pool + "x"}}), pool)
-    assert not invoke_allowed(policy(None, service="events.amazonaws.com"), pool)
-    assert not invoke_allowed({}, pool)
+    assert outcome(policy({"ArnLike": {"aws:SourceArn": wildcard}})) == "ok"
+    assert outcome(policy({"ArnLike": {"AWS:SourceArn": ["arn:other", pool]}})) == "ok"
+    assert outcome(policy({"ArnEquals": {"AWS:SourceArn": pool + "x"}})) == "fail"
+    assert outcome(policy({"StringEquals": {"AWS:SourceAccount": TARGET}})) == "warn"
+    assert outcome(policy({"StringEquals": {"AWS:SourceAccount": SOURCE}})) == "fail"
+    assert outcome(policy({"StringEquals": {"aws:PrincipalOrgID": "o-abc"}})) == "warn"
+    assert outcome(policy(None, service="events.amazonaws.com")) == "fail"
+    assert outcome({}) == "fail"
+    deny = {"Effect": "Deny", "Principal": {"Service": "cognito-idp.amazonaws.com"}}
+    scoped = policy({"ArnLike": {"AWS:SourceArn": pool}})
+    scoped["Statement"].append({**deny, "Action": "lambda:*"})
+    assert outcome(scoped) == "fail"  # an explicit Deny wins
 
 
 def test_trigger_lambda_deleted(world: World) -> None:
