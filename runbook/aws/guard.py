@@ -54,6 +54,9 @@ SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
             "DescribeReplicationInstances",
             "DescribeEndpoints",
             "DescribeTableStatistics",
+            # The outcome of DMS's "test connection" (a status and a message), for
+            # dms.network_path when DMS runs in the source account.
+            "DescribeConnections",
         }
     ),
     "cloudformation": frozenset(
@@ -93,6 +96,9 @@ SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
             "GetBucketVersioning",
             "GetBucketReplication",
             "GetBucketPolicy",
+            # The default encryption (algorithm and key id, no key material):
+            # s3.replication fails a KMS-encrypted source whose rule skips SSE-KMS objects.
+            "GetBucketEncryption",
             "HeadBucket",
         }
     ),
@@ -112,6 +118,19 @@ SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
     # ListFunctions, GetFunction(Configuration) hands out environment variables
     # (GetFunction a presigned code URL too), which often hold secrets.
     "iam": frozenset({"GetRole", "ListRoles"}),
+    # Table metadata only, for cfn.drift's inventory of tables no stack manages
+    # and the playbook's describe-and-redeclare step. None returns item data:
+    # Scan, Query, GetItem, BatchGetItem, TransactGetItems and ExecuteStatement
+    # (PartiQL, which also writes) stay blocked; no check needs the items.
+    "dynamodb": frozenset(
+        {
+            "ListTables",  # table names
+            "DescribeTable",  # key schema, indexes, billing, stream, SSE settings
+            "DescribeTimeToLive",  # the TTL attribute's name and status
+            "DescribeContinuousBackups",  # whether point-in-time recovery is on
+            "ListTagsOfResource",  # the table's tags, redeclared in the template
+        }
+    ),
 }
 
 

@@ -33,6 +33,7 @@ PROJECT_SERVICES = [
     "ecr",
     "codebuild",
     "sns",
+    "dynamodb",
 ]
 ALL_SERVICES = botocore.session.get_session().get_available_services()
 
@@ -137,6 +138,50 @@ def test_allowlisted_operations_are_not_blocked() -> None:
                     pytest.fail(f"{service}:{operation} is allowlisted but was blocked")
                 except Exception:
                     pass  # got past the guard; validation or moto had its say
+
+
+DYNAMODB_ITEM_READS = (
+    "Scan",
+    "Query",
+    "GetItem",
+    "BatchGetItem",
+    "TransactGetItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExportTableToPointInTime",
+)
+
+
+def test_dynamodb_table_metadata_is_readable_but_never_its_items() -> None:
+    """cfn.drift describes hand-made tables; their items are not the runbook's to read."""
+    for operation in ("ListTables", "DescribeTable", "DescribeTimeToLive"):
+        assert is_allowed("dynamodb", operation)
+    for operation in DYNAMODB_ITEM_READS:
+        assert not is_allowed("dynamodb", operation)
+    with mock_aws():
+        account = Account(
+            account_id=SOURCE, region=REGION, role_arn=SOURCE_ROLE, external_id="ext-1"
+        )
+        build_session(account, read_only=False).client("dynamodb", region_name=REGION).create_table(
+            TableName="sessions",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        # Both layers (parameter build and signing) let the reads through, to moto.
+        ddb = build_session(account, read_only=True).client("dynamodb", region_name=REGION)
+        assert ddb.list_tables()["TableNames"] == ["sessions"]
+        table = ddb.describe_table(TableName="sessions")["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+        ddb.describe_time_to_live(TableName="sessions")
+        ddb.describe_continuous_backups(TableName="sessions")
+        ddb.list_tags_of_resource(ResourceArn=table["TableArn"])
+        with pytest.raises(ReadOnlyViolation):
+            ddb.scan(TableName="sessions")
+        with pytest.raises(ReadOnlyViolation):
+            ddb.get_item(TableName="sessions", Key={"id": {"S": "a"}})
+        with pytest.raises(ReadOnlyViolation):
+            ddb.execute_statement(Statement='SELECT * FROM "sessions"')
 
 
 def test_target_sessions_are_not_guarded() -> None:

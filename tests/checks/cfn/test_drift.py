@@ -9,37 +9,25 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from botocore.stub import Stubber
 
 from runbook.checkapi import CheckContext, Status
 from runbook.registry import CheckRegistry
+from tests.support.cfndrift import (
+    FAST,
+    T0,
+    detection,
+    expect_detect,
+    expect_resources,
+    expect_status,
+    in_sync,
+    resource,
+    stack_id,
+)
 from tests.support.checks import run_check as run
-from tests.support.runbooks import REGION, SOURCE
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def stack_id(name: str) -> str:
-    return (
-        f"arn:aws:cloudformation:{REGION}:{SOURCE}:stack/{name}/0a1b2c3d-0000-4000-8000-{name:0>12}"
-    )
-
-
-def detection(name: str, state: str, drift: str | None = None, count: int = 0) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "StackId": stack_id(name),
-        "StackDriftDetectionId": f"det-{name}",
-        "DetectionStatus": state,
-        "Timestamp": T0,
-    }
-    if drift is not None:
-        response["StackDriftStatus"] = drift
-        response["DriftedStackResourceCount"] = count
-    return response
 
 
 @pytest.fixture
@@ -51,21 +39,6 @@ def cfn_stub(check_context: CheckContext) -> Iterator[Stubber]:
     stubber.assert_no_pending_responses()
 
 
-def expect_detect(stub: Stubber, name: str) -> None:
-    stub.add_response(
-        "detect_stack_drift", {"StackDriftDetectionId": f"det-{name}"}, {"StackName": name}
-    )
-
-
-def expect_status(stub: Stubber, name: str, response: dict[str, Any]) -> None:
-    stub.add_response(
-        "describe_stack_drift_detection_status", response, {"StackDriftDetectionId": f"det-{name}"}
-    )
-
-
-FAST = {"poll_delay_s": 0, "deadline_s": 60}
-
-
 def test_cfn_drift_lists_drifted_resources_and_property_differences(
     check_context: CheckContext, cfn_stub: Stubber
 ) -> None:
@@ -74,6 +47,15 @@ def test_cfn_drift_lists_drifted_resources_and_property_differences(
     expect_status(cfn_stub, "app", detection("app", "DETECTION_IN_PROGRESS"))
     expect_status(cfn_stub, "data", detection("data", "DETECTION_COMPLETE", "IN_SYNC"))
     expect_status(cfn_stub, "app", detection("app", "DETECTION_COMPLETE", "DRIFTED", 2))
+    expect_resources(cfn_stub, "data", in_sync("data"))
+    expect_resources(
+        cfn_stub,
+        "app",
+        [
+            resource("OrdersTable", "AWS::DynamoDB::Table", "MODIFIED", "orders-prod"),
+            resource("UploadsBucket", "AWS::S3::Bucket", "DELETED", "uploads-prod"),
+        ],
+    )
     cfn_stub.add_response(
         "describe_stack_resource_drifts",
         {
@@ -132,7 +114,10 @@ def test_cfn_drift_lists_drifted_resources_and_property_differences(
     assert result.summary.startswith("1 source stacks drifted (2 resources): app;")
     assert "data" not in result.summary
     assert "app: AWS::DynamoDB::Table OrdersTable (orders-prod) MODIFIED" in result.details
-    assert "  /BillingMode: NOT_EQUAL expected PROVISIONED actual PAY_PER_REQUEST" in result.details
+    assert (
+        "app: OrdersTable/BillingMode: NOT_EQUAL expected PROVISIONED actual PAY_PER_REQUEST"
+        in result.details
+    )
     assert "app: AWS::S3::Bucket UploadsBucket (uploads-prod) DELETED" in result.details
     app = result.evidence["stacks"]["app"]
     assert app["resources"][0]["differences"][1] == {
@@ -171,6 +156,8 @@ def test_cfn_drift_all_in_sync_passes_and_finds_stacks_itself(
     expect_detect(cfn_stub, "app")
     expect_status(cfn_stub, "network", detection("network", "DETECTION_COMPLETE", "IN_SYNC"))
     expect_status(cfn_stub, "app", detection("app", "DETECTION_COMPLETE", "IN_SYNC"))
+    expect_resources(cfn_stub, "network", in_sync("network"))
+    expect_resources(cfn_stub, "app", in_sync("app"))
     result = run(check_context, "cfn.drift", {"stacks": [], **FAST})
     # ROLLBACK_COMPLETE cannot be drift-checked: said so, and not called in sync.
     assert result.status == Status.WARN, result
@@ -181,9 +168,125 @@ def test_cfn_drift_all_in_sync_passes_and_finds_stacks_itself(
 def test_cfn_drift_in_sync_passes(check_context: CheckContext, cfn_stub: Stubber) -> None:
     expect_detect(cfn_stub, "network")
     expect_status(cfn_stub, "network", detection("network", "DETECTION_COMPLETE", "IN_SYNC"))
+    expect_resources(cfn_stub, "network", in_sync("network"))
     result = run(check_context, "cfn.drift", {"stacks": ["network"], **FAST})
     assert result.status == Status.PASS, result
-    assert result.summary == "1 source stacks IN_SYNC with their templates"
+    assert result.summary == (
+        "1 source stacks IN_SYNC with their templates, every resource checked; "
+        "no DynamoDB table outside a stack"
+    )
+    assert result.evidence["not_checked_resources"] == 0
+
+
+def test_cfn_drift_in_sync_stack_with_unchecked_resources_is_not_called_in_sync(
+    check_context: CheckContext, cfn_stub: Stubber
+) -> None:
+    # AWS: the stack's StackDriftStatus is IN_SYNC when every resource it *checked* is;
+    # types without drift support stay NOT_CHECKED (and DescribeStackResourceDrifts
+    # leaves them out), so only ListStackResources shows them.
+    expect_detect(cfn_stub, "app")
+    expect_status(cfn_stub, "app", detection("app", "DETECTION_COMPLETE", "IN_SYNC"))
+    expect_resources(
+        cfn_stub,
+        "app",
+        [
+            resource("Queue", "AWS::SQS::Queue", "IN_SYNC", "https://sqs/app-queue"),
+            resource("Seeder", "Custom::Seed", "NOT_CHECKED", "seed-1"),
+            resource("Ready", "AWS::CloudFormation::WaitCondition", "UNKNOWN", "wait-1"),
+            resource("Api", "AWS::ApiGateway::Deployment", None, "dep-1"),
+        ],
+    )
+    result = run(check_context, "cfn.drift", {"stacks": ["app"], **FAST})
+    assert result.status == Status.WARN, result
+    assert result.summary == "drift unknown for 3 resources CloudFormation did not check (in app)"
+    for line in (
+        "app: drift unknown, not checked: Seeder (Custom::Seed): NOT_CHECKED",
+        "app: drift unknown, not checked: Ready (AWS::CloudFormation::WaitCondition): UNKNOWN",
+        "app: drift unknown, not checked: Api (AWS::ApiGateway::Deployment): NOT_CHECKED",
+    ):
+        assert line in result.details
+    assert "Queue" not in "\n".join(result.details)
+    assert result.evidence["in_sync"] == []
+    assert result.evidence["not_checked_resources"] == 3
+    assert result.evidence["stacks"]["app"]["drift_status"] == "IN_SYNC"
+
+
+def test_cfn_drift_drifted_stack_also_reports_its_unchecked_resources(
+    check_context: CheckContext, cfn_stub: Stubber
+) -> None:
+    expect_detect(cfn_stub, "app")
+    expect_status(cfn_stub, "app", detection("app", "DETECTION_COMPLETE", "DRIFTED", 1))
+    expect_resources(
+        cfn_stub,
+        "app",
+        [
+            resource("Topic", "AWS::SNS::Topic", "DELETED", "arn:aws:sns:topic"),
+            resource("Seeder", "Custom::Seed", "NOT_CHECKED", "seed-1"),
+        ],
+    )
+    cfn_stub.add_response(
+        "describe_stack_resource_drifts",
+        {
+            "StackResourceDrifts": [
+                {
+                    "StackId": stack_id("app"),
+                    "LogicalResourceId": "Topic",
+                    "PhysicalResourceId": "arn:aws:sns:topic",
+                    "ResourceType": "AWS::SNS::Topic",
+                    "StackResourceDriftStatus": "DELETED",
+                    "Timestamp": T0,
+                }
+            ]
+        },
+        {"StackName": "app", "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]},
+    )
+    result = run(check_context, "cfn.drift", {"stacks": ["app"], **FAST})
+    assert result.status == Status.WARN, result
+    assert result.summary == (
+        "1 source stacks drifted (1 resources): app; redeclare the actual state in the "
+        "target templates; drift unknown for 1 resources CloudFormation did not check (in app)"
+    )
+    assert result.evidence["stacks"]["app"]["not_checked_resources"] == [
+        "Seeder (Custom::Seed): NOT_CHECKED"
+    ]
+
+
+def test_cfn_drift_unreadable_resource_statuses_keep_the_drift_found(
+    check_context: CheckContext, cfn_stub: Stubber
+) -> None:
+    expect_detect(cfn_stub, "app")
+    expect_detect(cfn_stub, "data")
+    expect_status(cfn_stub, "app", detection("app", "DETECTION_COMPLETE", "DRIFTED", 1))
+    expect_status(cfn_stub, "data", detection("data", "DETECTION_COMPLETE", "IN_SYNC"))
+    for name in ("app", "data"):
+        cfn_stub.add_client_error(
+            "list_stack_resources",
+            service_error_code="AccessDenied",
+            service_message="not authorized to perform: cloudformation:ListStackResources",
+            http_status_code=403,
+            expected_params={"StackName": name},
+        )
+        if name == "app":
+            cfn_stub.add_response(
+                "describe_stack_resource_drifts",
+                {
+                    "StackResourceDrifts": [
+                        {
+                            "StackId": stack_id("app"),
+                            "LogicalResourceId": "Topic",
+                            "ResourceType": "AWS::SNS::Topic",
+                            "StackResourceDriftStatus": "DELETED",
+                            "Timestamp": T0,
+                        }
+                    ]
+                },
+                {"StackName": "app", "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]},
+            )
+    result = run(check_context, "cfn.drift", {"stacks": ["app", "data"], **FAST})
+    assert result.status == Status.WARN, result
+    assert result.summary.startswith("1 source stacks drifted (1 resources): app;")
+    assert "drift not determined for 2 stacks: app, data" in result.summary
+    assert result.evidence["in_sync"] == []  # data's unchecked resources are unknown
 
 
 def test_cfn_drift_deadline_reports_undetermined_not_in_sync(
