@@ -81,7 +81,8 @@ def readable_lines(text: str) -> list[str]:
     """
     page = _HTML.search(text)
     if page is None:
-        return [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+        # Leading spaces kept: checks indent detail lines under a heading.
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
     before = _SPACE.sub(" ", text[: page.start()]).strip().rstrip(":").strip()
     title = _TITLE.search(text, page.start())
     name = page_text(title.group(1)) if title else ""
@@ -95,7 +96,7 @@ def one_line(text: str, limit: int = SUMMARY_LIMIT) -> tuple[str, list[str]]:
     lines = readable_lines(text)
     if not lines:
         return "", []
-    first, rest = lines[0], lines[1:]
+    first, rest = lines[0].strip(), lines[1:]
     if len(first) > limit:
         return _clip(first, limit), [first, *rest]
     return first, rest

@@ -99,3 +99,8 @@ def test_a_long_page_is_trimmed_and_a_long_line_kept_whole_in_details() -> None:
     summary, details = one_line(long)
     assert len(summary) == 240 and summary.endswith("…")
     assert details == [long]
+
+
+def test_detail_lines_keep_their_indent() -> None:
+    result = CheckResult.failed("x", ["stack app:", "  OrdersTable: MODIFIED"])
+    assert result.details == ["stack app:", "  OrdersTable: MODIFIED"]
