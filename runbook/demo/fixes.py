@@ -185,6 +185,10 @@ HINTS: dict[str, str] = {
         "Warns in the demo: the emulator has no DescribeTableStatistics, so table errors "
         "cannot be checked. A warning does not hold the gate."
     ),
+    "synthetic.http": (
+        "Before the flip the app's name still answers from the source, without the target's "
+        "X-Served-By header: advisory, it passes once flip-dns has sent the name to the target."
+    ),
     "cognito.migration_progress": (
         "Advisory: only the users who signed in since the trigger went live have moved. "
         "Press f to simulate a wave of sign-ins, or carry on: the rest are force-migrated "
