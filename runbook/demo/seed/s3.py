@@ -1,4 +1,10 @@
-"""S3: versioned source buckets replicating to the target account's buckets."""
+"""S3: versioned source buckets replicating to the target account's buckets.
+
+The target buckets disable ACLs (Object Ownership BucketOwnerEnforced), so every
+replica belongs to the target account without an owner override in the rule.
+The source encrypts with SSE-S3 by default and the seeded objects carry no
+SSE-KMS header (the demo runbook states it). Replication metrics are on.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +22,7 @@ def _replication_policy(target_bucket: str) -> str:
                     "Sid": "ReplicationFromSource",
                     "Effect": "Allow",
                     "Principal": {"AWS": S3_ROLE_ARN},
-                    "Action": [
-                        "s3:ReplicateObject",
-                        "s3:ReplicateDelete",
-                        "s3:ObjectOwnerOverrideToBucketOwner",
-                    ],
+                    "Action": ["s3:ReplicateObject", "s3:ReplicateDelete"],
                     "Resource": f"arn:aws:s3:::{target_bucket}/*",
                 }
             ],
@@ -37,10 +39,20 @@ def seed_buckets(world: DemoWorld) -> None:
         target.put_bucket_versioning(
             Bucket=target_bucket, VersioningConfiguration={"Status": "Enabled"}
         )
+        target.put_bucket_ownership_controls(
+            Bucket=target_bucket,
+            OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        )
         target.put_bucket_policy(Bucket=target_bucket, Policy=_replication_policy(target_bucket))
         source.create_bucket(Bucket=source_bucket, CreateBucketConfiguration=location)
         source.put_bucket_versioning(
             Bucket=source_bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        source.put_bucket_encryption(
+            Bucket=source_bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
         )
         source.put_bucket_replication(
             Bucket=source_bucket,
@@ -56,7 +68,7 @@ def seed_buckets(world: DemoWorld) -> None:
                         "Destination": {
                             "Bucket": f"arn:aws:s3:::{target_bucket}",
                             "Account": world.target_account,
-                            "AccessControlTranslation": {"Owner": "Destination"},
+                            "Metrics": {"Status": "Enabled"},
                         },
                     }
                 ],
