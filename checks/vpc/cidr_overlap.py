@@ -3,33 +3,28 @@
 Peering refuses any IPv4 overlap, and a VPC's secondary blocks count as much as
 its primary one, so every associated block in `CidrBlockAssociationSet` is
 compared, not only `CidrBlock`. An overlap is acceptable only when a mitigation
-is declared and found in place: PrivateLink (interface endpoints in the target
-VPC, `available`) or NAT through a transit VPC (active peerings from the
-transit VPC to each side).
+is declared and verified in place (see `checks.vpc.common`): PrivateLink (an
+available interface endpoint in the target VPC for the named endpoint service,
+which traffic resolves to: private DNS, or the DMS endpoint's server name) or NAT
+through a transit VPC (active peerings to each side, routes from both sides
+towards the transit CIDR, an available NAT gateway in it).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from runbook.aws.errors import error_code
+from checks.vpc.common import describe_vpc, ipv4_blocks, privatelink_findings, transit_findings
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
 ENDPOINT_ID = r"^vpce-[0-9a-f]{8,17}$"
 PEERING_ID = r"^pcx-[0-9a-f]{8,17}$"
+DMS_ENDPOINT_ID = r"^[A-Za-z][A-Za-z0-9-]{0,254}$"
 EndpointId = Annotated[str, StringConstraints(pattern=ENDPOINT_ID)]
 PeeringId = Annotated[str, StringConstraints(pattern=PEERING_ID)]
-
-# A block still associating will overlap in a moment; one being removed still
-# routes until it is gone. Both count.
-_LIVE_STATES = frozenset({"associating", "associated", "disassociating"})
-
-IPv4Net = ipaddress.IPv4Network
 
 
 class CidrOverlapParams(BaseModel):
@@ -52,8 +47,18 @@ class CidrOverlapParams(BaseModel):
         default=None,
         min_length=1,
         description=(
-            "privatelink: the endpoint service name (com.amazonaws.vpce.REGION.vpce-svc-...) "
-            "an available interface endpoint in the target VPC must connect to."
+            "privatelink (required): the endpoint service name "
+            "(com.amazonaws.vpce.REGION.vpce-svc-...) an available interface endpoint in the "
+            "target VPC must connect to."
+        ),
+    )
+    dms_endpoint_id: str | None = Field(
+        default=None,
+        pattern=DMS_ENDPOINT_ID,
+        description=(
+            "privatelink: the DMS endpoint (identifier, in the target) that reaches the source "
+            "through the interface endpoint; its server name must be one of the endpoint's DNS "
+            "names. Without it, the endpoint must have private DNS on."
         ),
     )
     transit_vpc_id: str | None = Field(
@@ -66,12 +71,18 @@ class CidrOverlapParams(BaseModel):
 
     @model_validator(mode="after")
     def _mitigation_complete(self) -> CidrOverlapParams:
-        privatelink = bool(self.endpoint_ids) or self.endpoint_service_name is not None
+        privatelink = (
+            bool(self.endpoint_ids)
+            or self.endpoint_service_name is not None
+            or self.dms_endpoint_id is not None
+        )
         transit = bool(self.peering_ids) or self.transit_vpc_id is not None
         if self.mitigation == "privatelink":
-            if not privatelink:
+            if self.endpoint_service_name is None:
+                # Endpoint ids alone would pass an endpoint to any service.
                 raise ValueError(
-                    "mitigation `privatelink` needs endpoint_ids or endpoint_service_name"
+                    "mitigation `privatelink` needs endpoint_service_name: the service the "
+                    "target's interface endpoint must connect to"
                 )
             if transit:
                 raise ValueError("transit_vpc_id/peering_ids belong to mitigation `transit_nat`")
@@ -80,7 +91,8 @@ class CidrOverlapParams(BaseModel):
                 raise ValueError("mitigation `transit_nat` needs transit_vpc_id and peering_ids")
             if privatelink:
                 raise ValueError(
-                    "endpoint_ids/endpoint_service_name belong to mitigation `privatelink`"
+                    "endpoint_ids/endpoint_service_name/dms_endpoint_id belong to mitigation "
+                    "`privatelink`"
                 )
         elif privatelink or transit:
             # Mitigation details with mitigation "none" are almost certainly a
@@ -89,140 +101,6 @@ class CidrOverlapParams(BaseModel):
         if self.source_vpc_id == self.target_vpc_id:
             raise ValueError("source_vpc_id and target_vpc_id are the same VPC")
         return self
-
-
-def _describe_vpc(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
-    try:
-        vpcs: list[dict[str, Any]] = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
-    except ClientError as exc:
-        if error_code(exc) == "InvalidVpcID.NotFound":
-            return None
-        raise
-    return vpcs[0] if vpcs else None
-
-
-def ipv4_blocks(vpc: dict[str, Any]) -> list[IPv4Net]:
-    """Every live IPv4 block of a VPC, primary and secondary."""
-    blocks: list[IPv4Net] = []
-    for assoc in vpc.get("CidrBlockAssociationSet") or []:
-        state = str(assoc.get("CidrBlockState", {}).get("State", "associated"))
-        if state in _LIVE_STATES and assoc.get("CidrBlock"):
-            blocks.append(ipaddress.IPv4Network(assoc["CidrBlock"], strict=False))
-    primary = vpc.get("CidrBlock")
-    if primary:
-        net = ipaddress.IPv4Network(primary, strict=False)
-        if net not in blocks:
-            blocks.append(net)
-    return blocks
-
-
-def _privatelink_problems(
-    ec2: Any, params: CidrOverlapParams
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """What is missing from the declared PrivateLink mitigation, and what was found."""
-    endpoints: list[dict[str, Any]] = []
-    paginator = ec2.get_paginator("describe_vpc_endpoints")
-    filters = [{"Name": "vpc-id", "Values": [params.target_vpc_id]}]
-    for page in paginator.paginate(Filters=filters):
-        endpoints.extend(page.get("VpcEndpoints", []))
-    by_id = {e["VpcEndpointId"]: e for e in endpoints}
-    found = [
-        {
-            "id": e["VpcEndpointId"],
-            "type": e.get("VpcEndpointType"),
-            "service": e.get("ServiceName"),
-            "state": e.get("State"),
-        }
-        for e in endpoints
-    ]
-
-    def usable(e: dict[str, Any]) -> bool:
-        # The API documents `Available`, the service answers `available`.
-        return (
-            str(e.get("VpcEndpointType")) == "Interface"
-            and str(e.get("State", "")).lower() == "available"
-        )
-
-    problems: list[str] = []
-    for endpoint_id in params.endpoint_ids:
-        e = by_id.get(endpoint_id)
-        if e is None:
-            problems.append(
-                f"{endpoint_id} is not an endpoint in target VPC {params.target_vpc_id}"
-            )
-        elif str(e.get("VpcEndpointType")) != "Interface":
-            problems.append(
-                f"{endpoint_id} is a {e.get('VpcEndpointType')} endpoint, not Interface"
-            )
-        elif not usable(e):
-            problems.append(f"{endpoint_id} is {e.get('State')}, not available")
-    name = params.endpoint_service_name
-    if name is not None and not any(e.get("ServiceName") == name and usable(e) for e in endpoints):
-        problems.append(
-            f"no available interface endpoint for {name} in target VPC {params.target_vpc_id}"
-        )
-    return problems, found
-
-
-def _describe_peering(ec2: Any, peering_id: str) -> dict[str, Any] | None:
-    try:
-        found: list[dict[str, Any]] = ec2.describe_vpc_peering_connections(
-            VpcPeeringConnectionIds=[peering_id]
-        )["VpcPeeringConnections"]
-    except ClientError as exc:
-        if error_code(exc) == "InvalidVpcPeeringConnectionID.NotFound":
-            return None
-        raise
-    return next((p for p in found if p.get("VpcPeeringConnectionId") == peering_id), None)
-
-
-def _transit_problems(
-    ec2: Any, params: CidrOverlapParams, source_account: str
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """What is missing from the declared transit-VPC mitigation, and what was found."""
-    transit = params.transit_vpc_id
-    problems: list[str] = []
-    found: list[dict[str, Any]] = []
-    linked: set[str] = set()
-    for peering_id in params.peering_ids:
-        pcx = _describe_peering(ec2, peering_id)
-        if pcx is None:
-            problems.append(f"{peering_id} not found from the target account")
-            continue
-        status = str(pcx.get("Status", {}).get("Code", "unknown"))
-        sides = [pcx.get("RequesterVpcInfo", {}), pcx.get("AccepterVpcInfo", {})]
-        found.append(
-            {
-                "id": peering_id,
-                "status": status,
-                "vpcs": [s.get("VpcId") for s in sides],
-                "owners": [s.get("OwnerId") for s in sides],
-            }
-        )
-        if status != "active":
-            problems.append(f"{peering_id} is {status}, not active")
-            continue
-        vpcs = {s.get("VpcId"): s for s in sides}
-        if transit not in vpcs:
-            problems.append(f"{peering_id} does not involve transit VPC {transit}")
-            continue
-        other: dict[str, Any] = next((s for v, s in vpcs.items() if v != transit), {})
-        if other.get("VpcId") == params.source_vpc_id:
-            if other.get("OwnerId") not in (None, source_account):
-                problems.append(
-                    f"{peering_id} peers a {params.source_vpc_id} owned by "
-                    f"{other.get('OwnerId')}, not the source account {source_account}"
-                )
-                continue
-            linked.add("source")
-        elif other.get("VpcId") == params.target_vpc_id:
-            linked.add("target")
-    for side, vpc_id in (("source", params.source_vpc_id), ("target", params.target_vpc_id)):
-        if side not in linked:
-            problems.append(
-                f"no active peering between transit VPC {transit} and {side} VPC {vpc_id}"
-            )
-    return problems, found
 
 
 class CidrOverlapCheck(Check[CidrOverlapParams]):
@@ -235,26 +113,33 @@ class CidrOverlapCheck(Check[CidrOverlapParams]):
         iam_actions=(
             "ec2:DescribeVpcs",
             "ec2:DescribeVpcEndpoints",
+            "ec2:DescribeVpcEndpointServices",
             "ec2:DescribeVpcPeeringConnections",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeNatGateways",
+            "dms:DescribeEndpoints",
         ),
         remediation=(
             "Peering refuses any IPv4 overlap, secondary blocks included. Re-IP is rarely "
             "possible on the source: expose the few services the target needs through "
-            "PrivateLink (interface endpoints in the target VPC), or peer both sides to a "
-            "transit VPC with a non-overlapping CIDR and NAT there; then declare it in this "
-            "check's `mitigation` parameters."
+            "PrivateLink (an interface endpoint in the target VPC for the source's endpoint "
+            "service, with private DNS on or its DNS name as the DMS endpoint's server), or "
+            "peer both sides to a transit VPC with a non-overlapping CIDR, route that CIDR "
+            "through each side's peering and run a NAT gateway in it; then declare it in "
+            "this check's `mitigation` parameters."
         ),
     )
     params_model = CidrOverlapParams
 
     def run(self, ctx: CheckContext, params: CidrOverlapParams) -> CheckResult:
-        source_vpc = _describe_vpc(ctx.client("source", "ec2"), params.source_vpc_id)
+        source_ec2 = ctx.client("source", "ec2")
+        source_vpc = describe_vpc(source_ec2, params.source_vpc_id)
         if source_vpc is None:
             return CheckResult.failed(
                 f"source VPC {params.source_vpc_id} not found in the source account"
             )
         target_ec2 = ctx.client("target", "ec2")
-        target_vpc = _describe_vpc(target_ec2, params.target_vpc_id)
+        target_vpc = describe_vpc(target_ec2, params.target_vpc_id)
         if target_vpc is None:
             return CheckResult.failed(
                 f"target VPC {params.target_vpc_id} not found in the target account"
@@ -284,12 +169,28 @@ class CidrOverlapCheck(Check[CidrOverlapParams]):
                 f"VPC CIDRs overlap: {named}; no mitigation declared", details, **evidence
             )
         if params.mitigation == "privatelink":
-            problems, found = _privatelink_problems(target_ec2, params)
-            evidence["endpoints"] = found
+            assert params.endpoint_service_name is not None  # the params' validator
+            found = privatelink_findings(
+                target_ec2,
+                ctx.client("target", "dms") if params.dms_endpoint_id else None,
+                params.target_vpc_id,
+                params.endpoint_service_name,
+                params.endpoint_ids,
+                params.dms_endpoint_id,
+            )
         else:
-            source_account = ctx.runbook.account("source").account_id
-            problems, found = _transit_problems(target_ec2, params, source_account)
-            evidence["peerings"] = found
+            assert params.transit_vpc_id is not None  # the params' validator
+            found = transit_findings(
+                source_ec2,
+                target_ec2,
+                {"source": params.source_vpc_id, "target": params.target_vpc_id},
+                params.transit_vpc_id,
+                params.peering_ids,
+                ctx.runbook.account("source").account_id,
+            )
+        problems = found.problems
+        evidence.update(found.evidence)
+        details.extend(f"mitigation: {n}" for n in found.notes)
         evidence["mitigation_problems"] = problems
         if problems:
             details.extend(f"mitigation: {p}" for p in problems)

@@ -16,6 +16,7 @@ from tests.support.runbooks import SOURCE
 
 CHECK = "vpc.cidr_overlap"
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+OTHER_SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0fedcba9876543210"
 
 
 def run(ctx: CheckContext, params: dict[str, Any]) -> CheckResult:
@@ -58,10 +59,16 @@ def overlapping(check_context: CheckContext, ec2: Callable[[str], Any]) -> Vpcs:
     )
 
 
-def interface_endpoint(ec2: Any, vpc_id: str, cidr: str, service: str = SERVICE) -> str:
+def interface_endpoint(
+    ec2: Any, vpc_id: str, cidr: str, service: str = SERVICE, *, private_dns: bool = False
+) -> str:
     subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr)["Subnet"]["SubnetId"]
     endpoint: str = ec2.create_vpc_endpoint(
-        VpcId=vpc_id, ServiceName=service, VpcEndpointType="Interface", SubnetIds=[subnet]
+        VpcId=vpc_id,
+        ServiceName=service,
+        VpcEndpointType="Interface",
+        SubnetIds=[subnet],
+        PrivateDnsEnabled=private_dns,
     )["VpcEndpoint"]["VpcEndpointId"]
     return endpoint
 
@@ -99,9 +106,10 @@ def test_overlap_without_mitigation_fails(check_context: CheckContext, overlappi
     assert "no mitigation declared" in result.summary
 
 
-def test_privatelink_in_place_passes(
+def test_privatelink_endpoint_nothing_resolves_to_fails(
     check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
 ) -> None:
+    """Available, right service, but private DNS off and no DMS endpoint using its name."""
     endpoint = interface_endpoint(ec2("target"), overlapping.target, "10.0.1.0/24")
     result = run(
         check_context,
@@ -113,8 +121,9 @@ def test_privatelink_in_place_passes(
             "endpoint_service_name": SERVICE,
         },
     )
-    assert result.status == Status.PASS, result
-    assert "bridged by privatelink" in result.summary
+    # Before issue 12 this passed.
+    assert result.status == Status.FAIL, result
+    assert f"private DNS is off on {endpoint}" in result.summary
     assert result.evidence["endpoints"][0]["id"] == endpoint
 
 
@@ -128,6 +137,7 @@ def test_privatelink_declared_but_endpoint_missing_fails(
             "target_vpc_id": overlapping.target,
             "mitigation": "privatelink",
             "endpoint_ids": ["vpce-0123456789abcdef0"],
+            "endpoint_service_name": SERVICE,
         },
     )
     assert result.status == Status.FAIL, result
@@ -153,6 +163,158 @@ def test_privatelink_service_served_only_in_another_vpc_fails(
     assert f"no available interface endpoint for {SERVICE}" in result.summary
 
 
+def privatelink(vpcs: Vpcs, **more: Any) -> dict[str, Any]:
+    return {
+        "source_vpc_id": vpcs.source,
+        "target_vpc_id": vpcs.target,
+        "mitigation": "privatelink",
+        "endpoint_service_name": SERVICE,
+        **more,
+    }
+
+
+def test_privatelink_endpoint_for_another_service_is_no_longer_enough(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
+) -> None:
+    """Naming only endpoint ids passed whatever service they connect to."""
+    other = interface_endpoint(ec2("target"), overlapping.target, "10.0.1.0/24", OTHER_SERVICE)
+    params = privatelink(overlapping, endpoint_ids=[other])
+    del params["endpoint_service_name"]
+    # Before issue 12 this passed; now the runbook must name the service.
+    with pytest.raises(ValidationError, match="needs endpoint_service_name"):
+        run(check_context, params)
+
+
+def test_privatelink_named_endpoint_serving_another_service_fails(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
+) -> None:
+    target = ec2("target")
+    other = interface_endpoint(
+        target, overlapping.target, "10.0.1.0/24", OTHER_SERVICE, private_dns=True
+    )
+    interface_endpoint(target, overlapping.target, "10.0.2.0/24", private_dns=True)
+    result = run(check_context, privatelink(overlapping, endpoint_ids=[other]))
+    # Before issue 12 this passed: the id was checked, its service was not.
+    assert result.status == Status.FAIL, result
+    assert result.evidence["mitigation_problems"] == [
+        f"{other} connects to {OTHER_SERVICE}, not {SERVICE}"
+    ]
+
+
+def test_privatelink_with_private_dns_passes(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
+) -> None:
+    endpoint = interface_endpoint(
+        ec2("target"), overlapping.target, "10.0.1.0/24", private_dns=True
+    )
+    result = run(check_context, privatelink(overlapping, endpoint_ids=[endpoint]))
+    assert result.status == Status.PASS, result
+    assert "bridged by privatelink" in result.summary
+    assert any(f"private DNS is on for {endpoint}" in d for d in result.details)
+    assert result.evidence["endpoints"][0]["private_dns"] is True
+
+
+def dms_source_endpoint(clients: Callable[[str], Any], server: str) -> str:
+    """A DMS source endpoint in the target account (DMS runs there)."""
+    ident = "acme-source"
+    clients("target").create_endpoint(
+        EndpointIdentifier=ident,
+        EndpointType="source",
+        EngineName="mysql",
+        ServerName=server,
+        Port=3306,
+        Username="dms",
+        Password="not-a-secret",
+    )
+    return ident
+
+
+@pytest.fixture
+def dms(admin: Any) -> Callable[[str], Any]:
+    return lambda account: admin(account).client("dms")
+
+
+def endpoint_dns_names(ec2: Any, endpoint: str) -> list[str]:
+    found = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]
+    return [str(e["DnsName"]) for e in found["DnsEntries"]]
+
+
+def test_privatelink_dms_endpoint_using_the_endpoint_dns_passes(
+    check_context: CheckContext,
+    ec2: Callable[[str], Any],
+    dms: Callable[[str], Any],
+    overlapping: Vpcs,
+) -> None:
+    endpoint = interface_endpoint(ec2("target"), overlapping.target, "10.0.1.0/24")
+    (name, *_) = endpoint_dns_names(ec2("target"), endpoint)
+    ident = dms_source_endpoint(dms, name.upper() + ".")  # DNS names are case-insensitive
+    result = run(check_context, privatelink(overlapping, dms_endpoint_id=ident))
+    assert result.status == Status.PASS, result
+    assert any(f"DMS endpoint {ident} connects to {name.upper()}." in d for d in result.details)
+
+
+def test_privatelink_dms_endpoint_going_around_the_endpoint_fails(
+    check_context: CheckContext,
+    ec2: Callable[[str], Any],
+    dms: Callable[[str], Any],
+    overlapping: Vpcs,
+) -> None:
+    # Private DNS is on, but DMS still dials the source database's own name, which
+    # resolves into the overlapping range: the endpoint is never used.
+    interface_endpoint(ec2("target"), overlapping.target, "10.0.1.0/24", private_dns=True)
+    ident = dms_source_endpoint(dms, "acme-prod.abc123.us-east-1.rds.amazonaws.com")
+    result = run(check_context, privatelink(overlapping, dms_endpoint_id=ident))
+    assert result.status == Status.FAIL, result
+    (problem,) = result.evidence["mitigation_problems"]
+    assert problem.startswith(
+        f"DMS endpoint {ident} connects to acme-prod.abc123.us-east-1.rds.amazonaws.com, "
+        "not a DNS name of vpce-"
+    )
+    assert problem.endswith("its traffic does not go through PrivateLink")
+
+
+def test_privatelink_dms_endpoint_using_the_private_dns_name_passes(
+    check_context: CheckContext,
+    admin: Any,
+    ec2: Callable[[str], Any],
+    dms: Callable[[str], Any],
+    overlapping: Vpcs,
+) -> None:
+    """The service's private DNS name, as DescribeVpcEndpointServices gives it, counts."""
+    target = ec2("target")
+    subnet = target.create_subnet(VpcId=overlapping.target, CidrBlock="10.0.9.0/24")["Subnet"]
+    nlb = (
+        admin("target")
+        .client("elbv2")
+        .create_load_balancer(
+            Name="db-nlb", Type="network", Scheme="internal", Subnets=[subnet["SubnetId"]]
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    )
+    service = target.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False, PrivateDnsName="db.acme.internal"
+    )["ServiceConfiguration"]["ServiceName"]
+    endpoint = interface_endpoint(
+        target, overlapping.target, "10.0.1.0/24", service, private_dns=True
+    )
+    ident = dms_source_endpoint(dms, "db.acme.internal")
+    params = privatelink(overlapping, endpoint_service_name=service, dms_endpoint_id=ident)
+    result = run(check_context, params)
+    assert result.status == Status.PASS, result
+    assert any(
+        f"DMS endpoint {ident} connects to db.acme.internal, a DNS name of {endpoint}" in d
+        for d in result.details
+    )
+
+
+def test_privatelink_dms_endpoint_missing_fails(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
+) -> None:
+    interface_endpoint(ec2("target"), overlapping.target, "10.0.1.0/24", private_dns=True)
+    result = run(check_context, privatelink(overlapping, dms_endpoint_id="nowhere"))
+    assert result.status == Status.FAIL, result
+    assert "DMS endpoint nowhere not found in the target account" in result.summary
+
+
 def peer(
     ec2: Callable[[str], Any], transit: str, other: str, owner: str | None, accept_in: str | None
 ) -> str:
@@ -167,25 +329,129 @@ def peer(
     return pcx
 
 
-def test_transit_nat_in_place_passes(
-    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs
-) -> None:
-    transit = make_vpc(ec2("target"), "172.16.0.0/16")
-    to_target = peer(ec2, transit, overlapping.target, None, "target")
-    to_source = peer(ec2, transit, overlapping.source, SOURCE, "source")
-    result = run(
-        check_context,
-        {
-            "source_vpc_id": overlapping.source,
-            "target_vpc_id": overlapping.target,
-            "mitigation": "transit_nat",
-            "transit_vpc_id": transit,
-            "peering_ids": [to_target, to_source],
-        },
+def transit_params(vpcs: Vpcs, transit: str, *peerings: str) -> dict[str, Any]:
+    return {
+        "source_vpc_id": vpcs.source,
+        "target_vpc_id": vpcs.target,
+        "mitigation": "transit_nat",
+        "transit_vpc_id": transit,
+        "peering_ids": list(peerings),
+    }
+
+
+def main_route_table(ec2: Any, vpc_id: str) -> str:
+    filters = [
+        {"Name": "vpc-id", "Values": [vpc_id]},
+        {"Name": "association.main", "Values": ["true"]},
+    ]
+    table: str = ec2.describe_route_tables(Filters=filters)["RouteTables"][0]["RouteTableId"]
+    return table
+
+
+def route_to(ec2: Any, vpc_id: str, cidr: str, pcx: str, *, table: str | None = None) -> None:
+    ec2.create_route(
+        RouteTableId=table or main_route_table(ec2, vpc_id),
+        DestinationCidrBlock=cidr,
+        VpcPeeringConnectionId=pcx,
     )
+
+
+def nat_in(ec2: Any, vpc_id: str, cidr: str) -> str:
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr)["Subnet"]["SubnetId"]
+    nat: str = ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")["NatGateway"][
+        "NatGatewayId"
+    ]
+    return nat
+
+
+@dataclass
+class Transit:
+    vpc: str
+    to_target: str
+    to_source: str
+
+
+@pytest.fixture
+def transit(ec2: Callable[[str], Any], overlapping: Vpcs) -> Transit:
+    """A transit VPC in the target, peered (and accepted) with both sides."""
+    vpc = make_vpc(ec2("target"), "172.16.0.0/16")
+    return Transit(
+        vpc=vpc,
+        to_target=peer(ec2, vpc, overlapping.target, None, "target"),
+        to_source=peer(ec2, vpc, overlapping.source, SOURCE, "source"),
+    )
+
+
+def test_transit_nat_peerings_without_routes_or_nat_fail(
+    check_context: CheckContext, overlapping: Vpcs, transit: Transit
+) -> None:
+    params = transit_params(overlapping, transit.vpc, transit.to_target, transit.to_source)
+    result = run(check_context, params)
+    # Before issue 12 this passed: active peerings were taken for a working path.
+    assert result.status == Status.FAIL, result
+    assert {p["status"] for p in result.evidence["peerings"]} == {"active"}
+    problems = result.evidence["mitigation_problems"]
+    for side, vpc, pcx in (
+        ("source", overlapping.source, transit.to_source),
+        ("target", overlapping.target, transit.to_target),
+    ):
+        assert (
+            f"no route in {side} VPC {vpc} sends 172.16.0.0/16 (transit) through {pcx}" in problems
+        )
+    assert f"no available NAT gateway in transit VPC {transit.vpc}" in problems
+
+
+def test_transit_nat_in_place_passes(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs, transit: Transit
+) -> None:
+    route_to(ec2("target"), overlapping.target, "172.16.0.0/16", transit.to_target)
+    route_to(ec2("source"), overlapping.source, "172.16.1.0/24", transit.to_source)
+    nat = nat_in(ec2("target"), transit.vpc, "172.16.1.0/24")
+    params = transit_params(overlapping, transit.vpc, transit.to_target, transit.to_source)
+    result = run(check_context, params)
     assert result.status == Status.PASS, result
     assert "bridged by transit_nat" in result.summary
-    assert {p["status"] for p in result.evidence["peerings"]} == {"active"}
+    assert result.evidence["nat_gateways"] == [nat]
+    routes = result.evidence["routes"]
+    assert routes["source"][0]["destination"] == "172.16.1.0/24"
+    assert routes["target"][0]["peering"] == transit.to_target
+
+
+def test_transit_nat_route_in_a_table_no_subnet_uses_fails(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs, transit: Transit
+) -> None:
+    route_to(ec2("target"), overlapping.target, "172.16.0.0/16", transit.to_target)
+    loose = ec2("source").create_route_table(VpcId=overlapping.source)["RouteTable"]
+    route_to(
+        ec2("source"),
+        overlapping.source,
+        "172.16.0.0/16",
+        transit.to_source,
+        table=loose["RouteTableId"],
+    )
+    nat_in(ec2("target"), transit.vpc, "172.16.1.0/24")
+    params = transit_params(overlapping, transit.vpc, transit.to_target, transit.to_source)
+    result = run(check_context, params)
+    assert result.status == Status.FAIL, result
+    assert f"no route in source VPC {overlapping.source}" in result.summary
+    (problem,) = result.evidence["mitigation_problems"]
+    assert problem == (
+        f"no route in source VPC {overlapping.source} sends 172.16.0.0/16 (transit) through "
+        f"{transit.to_source} (route table {loose['RouteTableId']} has one, but no subnet uses it)"
+    )
+
+
+def test_transit_nat_route_through_another_peering_fails(
+    check_context: CheckContext, ec2: Callable[[str], Any], overlapping: Vpcs, transit: Transit
+) -> None:
+    route_to(ec2("source"), overlapping.source, "172.16.0.0/16", transit.to_source)
+    # The target routes the transit CIDR through the source's peering: not a path it has.
+    route_to(ec2("target"), overlapping.target, "172.16.0.0/16", transit.to_source)
+    nat_in(ec2("target"), transit.vpc, "172.16.1.0/24")
+    params = transit_params(overlapping, transit.vpc, transit.to_target, transit.to_source)
+    result = run(check_context, params)
+    assert result.status == Status.FAIL, result
+    assert f"no route in target VPC {overlapping.target}" in result.summary
 
 
 def test_transit_nat_with_unaccepted_source_peering_fails(
@@ -241,10 +507,22 @@ def test_missing_vpc_fails_clearly(check_context: CheckContext, ec2: Callable[[s
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"mitigation": "privatelink"}, "needs endpoint_ids or endpoint_service_name"),
+        ({"mitigation": "privatelink"}, "needs endpoint_service_name"),
+        (
+            {"mitigation": "privatelink", "endpoint_ids": ["vpce-0123456789abcdef0"]},
+            "needs endpoint_service_name",
+        ),
+        ({"dms_endpoint_id": "acme-source"}, "mitigation is `none`"),
         ({"mitigation": "transit_nat", "peering_ids": ["pcx-0123456789abcdef0"]}, "transit_vpc_id"),
         ({"endpoint_ids": ["vpce-0123456789abcdef0"]}, "mitigation is `none`"),
-        ({"mitigation": "privatelink", "endpoint_ids": ["vpc-1234"]}, "pattern"),
+        (
+            {
+                "mitigation": "privatelink",
+                "endpoint_ids": ["vpc-1234"],
+                "endpoint_service_name": SERVICE,
+            },
+            "pattern",
+        ),
         ({"mitigations": "none"}, "Extra inputs are not permitted"),
         ({"mitigation": "vpn"}, "mitigation"),
     ],
