@@ -1,17 +1,19 @@
-"""dms.network_path: the source DB's security groups admit DMS, exactly and no wider.
+"""dms.network_path: DMS can reach both endpoints, judged from the DMS side.
 
-Without peering (seed 003), DMS in the target reaches the source database over
-its public address: the database's VPC security groups must admit the
-replication instance's public IP or, when DMS sits behind NAT, the target's NAT
-gateways' public IPs, each as a /32 on the database port only. A rule that
-opens that port to 0.0.0.0/0, or admits these addresses through a CIDR wider
-than /32 or on more ports than the database's, fails: it is the "endpoint on
-the internet" the seed warns against.
+DMS's own "test connection" is the evidence: `DescribeConnections` gives, per
+endpoint, `successful`, `testing`, `failed` or `deleting`. Both endpoints
+`successful` passes; any `failed` fails with DMS's message. Where no test has run
+(or one is still running), the path to the source is reasoned about
+(`checks.dms.reach`): a PrivateLink interface endpoint in the DMS account must be
+`available`; a public path needs a source security-group rule admitting DMS's
+egress IPs (the replication instance's, or the NAT gateways' with
+`nat_gateway_ids`/`nat_vpc_id`). A definite blocker fails; otherwise the result
+warns, since only the test proves the path. The source is read-only: the result
+says what the source's owner must allow, and never requires a change there.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -20,14 +22,15 @@ from checks.dms.common import (
     DmsAccount,
     Missing,
     TaskRef,
+    describe_endpoint,
     describe_instance,
     describe_task,
-    source_db_of_task,
 )
+from checks.dms.reach import connection_tests, nat_ips, reason_source
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 NatGatewayId = Annotated[str, StringConstraints(pattern=r"^nat-[0-9a-f]{8,17}$")]
-_WORLD = {"0.0.0.0/0", "::/0"}
+_TESTED = "successful"
 
 
 class NetworkPathParams(BaseModel):
@@ -60,92 +63,17 @@ class NetworkPathParams(BaseModel):
         return self
 
 
-def _nat_ips(ctx: CheckContext, params: NetworkPathParams) -> tuple[list[str], list[str]]:
-    """(public IPs of the NAT gateways, problems finding them)."""
-    ec2 = ctx.client(params.account, "ec2")
-    if params.nat_gateway_ids:
-        kwargs: dict[str, Any] = {
-            "Filter": [{"Name": "nat-gateway-id", "Values": list(params.nat_gateway_ids)}]
-        }
-    else:
-        kwargs = {"Filter": [{"Name": "vpc-id", "Values": [str(params.nat_vpc_id)]}]}
-    gateways: list[dict[str, Any]] = []
-    for page in ec2.get_paginator("describe_nat_gateways").paginate(**kwargs):
-        gateways.extend(page.get("NatGateways", []))
-    problems: list[str] = []
-    ips: list[str] = []
-    seen = {g["NatGatewayId"]: g for g in gateways}
-    for gid in params.nat_gateway_ids:
-        if gid not in seen:
-            problems.append(f"NAT gateway {gid} not found in the {params.account} account")
-    for g in gateways:
-        if g.get("State") != "available":
-            if params.nat_gateway_ids:
-                problems.append(f"NAT gateway {g['NatGatewayId']} is {g.get('State')}")
-            continue
-        ips.extend(
-            str(a["PublicIp"]) for a in g.get("NatGatewayAddresses", []) if a.get("PublicIp")
-        )
-    if not ips and not problems:
-        where = params.nat_vpc_id or ", ".join(params.nat_gateway_ids)
-        problems.append(f"no available NAT gateway with a public IP in {where}")
-    return sorted(set(ips)), problems
-
-
-def _covers_port(rule: dict[str, Any], port: int) -> bool:
-    protocol = str(rule.get("IpProtocol"))
-    if protocol == "-1":
-        return True
-    if protocol not in ("tcp", "6"):
-        return False
-    return int(rule.get("FromPort", -1)) <= port <= int(rule.get("ToPort", -1))
-
-
-def _ports(rule: dict[str, Any]) -> str:
-    if str(rule.get("IpProtocol")) == "-1":
-        return "all traffic"
-    low, high = rule.get("FromPort"), rule.get("ToPort")
-    return f"tcp {low}" if low == high else f"tcp {low}-{high}"
-
-
-def evaluate(
-    groups: list[dict[str, Any]], port: int, ips: list[str]
-) -> tuple[dict[str, list[str]], list[str]]:
-    """({ip: groups admitting it exactly}, [rules that open the port too wide])."""
-    exact: dict[str, list[str]] = {ip: [] for ip in ips}
-    wide: list[str] = []
-    addresses = [ipaddress.ip_address(ip) for ip in ips]
-    for group in groups:
-        gid = str(group["GroupId"])
-        for rule in group.get("IpPermissions", []):
-            if not _covers_port(rule, port):
-                continue
-            only_port = str(rule.get("IpProtocol")) in ("tcp", "6") and (
-                rule.get("FromPort") == rule.get("ToPort") == port
-            )
-            ranges = [str(r["CidrIp"]) for r in rule.get("IpRanges", [])]
-            ranges += [str(r["CidrIpv6"]) for r in rule.get("Ipv6Ranges", [])]
-            for cidr in ranges:
-                if cidr in _WORLD:
-                    wide.append(f"{gid}: {_ports(rule)} open to {cidr}")
-                    continue
-                net = ipaddress.ip_network(cidr, strict=False)
-                for ip, addr in zip(ips, addresses, strict=True):
-                    if addr.version != net.version or addr not in net:
-                        continue
-                    if net.num_addresses > 1:
-                        wide.append(f"{gid}: admits {ip} through {cidr}, wider than /32")
-                    elif not only_port:
-                        wide.append(f"{gid}: admits {ip} on {_ports(rule)}, not only tcp {port}")
-                    else:
-                        exact[ip].append(gid)
-    return exact, wide
+def _test_command(instance_arn: str, endpoint_arn: str) -> str:
+    return (
+        f"aws dms test-connection --replication-instance-arn {instance_arn} "
+        f"--endpoint-arn {endpoint_arn}"
+    )
 
 
 class NetworkPathCheck(Check[NetworkPathParams]):
     meta = CheckMeta(
         id="dms.network_path",
-        title="Source DB security groups admit DMS's public IP, on the DB port, as a /32",
+        title="DMS reaches its source and target endpoints (test connection, else reasoned)",
         account="both",
         blocking=True,
         severity="high",
@@ -153,16 +81,20 @@ class NetworkPathCheck(Check[NetworkPathParams]):
             "dms:DescribeReplicationTasks",
             "dms:DescribeReplicationInstances",
             "dms:DescribeEndpoints",
+            "dms:DescribeConnections",
             "ec2:DescribeNatGateways",
+            "ec2:DescribeVpcEndpoints",
             "rds:DescribeDBInstances",
             "rds:DescribeDBClusters",
             "ec2:DescribeSecurityGroups",
         ),
         remediation=(
-            "The source is read-only to this tool: ask its owners to add an inbound rule to "
-            "the database's security group for each DMS egress IP (the replication instance's "
-            "public IP, or the target's NAT gateways' public IPs) as a /32 on the database port "
-            "only, and to remove any rule opening that port to 0.0.0.0/0 or a wider range."
+            "Run DMS's test connection from the replication instance to each endpoint "
+            "(aws dms test-connection, in the DMS account) and re-run the check. If the source "
+            "cannot be reached, the source is read-only to this tool: ask its owners to allow "
+            "inbound on the database port from DMS's egress addresses (the replication "
+            "instance's public IP, the target's NAT gateways' public IPs, or, over PrivateLink, "
+            "the endpoint service's load balancer) as narrowly as they can."
         ),
     )
     params_model = NetworkPathParams
@@ -170,65 +102,80 @@ class NetworkPathCheck(Check[NetworkPathParams]):
     def run(self, ctx: CheckContext, params: NetworkPathParams) -> CheckResult:
         try:
             task = describe_task(ctx, params.account, params.task_id)
-            instance = describe_instance(ctx, params.account, str(task["ReplicationInstanceArn"]))
-            _, db = source_db_of_task(ctx, params.account, task, params.alias_for)
+            instance_arn = str(task["ReplicationInstanceArn"])
+            instance = describe_instance(ctx, params.account, instance_arn)
+            endpoints = {
+                "source": describe_endpoint(ctx, params.account, str(task["SourceEndpointArn"])),
+                "target": describe_endpoint(ctx, params.account, str(task["TargetEndpointArn"])),
+            }
         except Missing as exc:
             return CheckResult.failed(str(exc))
 
-        if params.nat_gateway_ids or params.nat_vpc_id:
-            egress = "NAT gateway"
-            ips, problems = _nat_ips(ctx, params)
-            if problems:
-                return CheckResult.failed(problems[0], problems, nat_ips=ips)
-        else:
-            egress = "replication instance"
-            ips = [str(ip) for ip in instance.get("ReplicationInstancePublicIpAddresses") or []]
-            single = instance.get("ReplicationInstancePublicIpAddress")
-            if not ips and single:
-                ips = [str(single)]
-            if not ips:
-                return CheckResult.failed(
-                    f"replication instance {instance['ReplicationInstanceIdentifier']} has no "
-                    "public IP: if it egresses through NAT, set nat_gateway_ids or nat_vpc_id"
-                )
-        port = db.port
-        if port is None:
-            return CheckResult.failed(f"source database {db.name} reports no port")
-        group_ids = db.security_group_ids
-        if not group_ids:
-            return CheckResult.failed(f"source database {db.name} has no VPC security group")
-        groups: list[dict[str, Any]] = ctx.client("source", "ec2").describe_security_groups(
-            GroupIds=group_ids
-        )["SecurityGroups"]
+        tests, unreadable = connection_tests(ctx, params.account, instance_arn)
+        statuses: dict[str, str] = {}
+        failed: list[str] = []
+        untested: list[str] = []
+        details: list[str] = []
+        for role, endpoint in endpoints.items():
+            arn = str(endpoint["EndpointArn"])
+            name = f"{role} endpoint {endpoint.get('EndpointIdentifier')}"
+            conn = tests.get(arn) or {}
+            status = str(conn.get("Status") or "not tested")
+            statuses[arn] = status
+            details.append(f"{name}: test connection {status}")
+            if status == "failed":
+                why = conn.get("LastFailureMessage") or "no message"
+                failed.append(f"DMS's test connection to the {name} failed: {why}")
+            elif status != _TESTED:
+                untested.append(role)
+                details.append(f"test it: {_test_command(instance_arn, arn)}")
+        if unreadable:
+            details.append(f"connection tests not read: {unreadable}")
+        evidence: dict[str, Any] = {"replication_instance": instance_arn, "connections": statuses}
 
-        exact, wide = evaluate(groups, port, ips)
-        missing = [ip for ip, by in exact.items() if not by]
-        evidence: dict[str, Any] = {
-            "egress": egress,
-            "egress_ips": ips,
-            "db": db.name,
-            "port": port,
-            "security_groups": group_ids,
-            "admitted": {ip: by for ip, by in exact.items() if by},
-            "missing": missing,
-            "too_wide": wide,
-        }
-        details = [
-            f"{ip}/32 on tcp {port}: " + (f"admitted by {', '.join(by)}" if by else "MISSING")
-            for ip, by in exact.items()
-        ]
-        details.extend(f"too wide: {w}" for w in wide)
-        if missing or wide:
-            parts = []
-            if missing:
-                parts.append(f"no /32 rule on tcp {port} for {egress} IP(s) {', '.join(missing)}")
-            if wide:
-                parts.append(f"too wide: {'; '.join(wide)}")
-            return CheckResult.failed(
-                f"{db.name} security groups: {'; '.join(parts)}", details, **evidence
+        if not failed and not untested:
+            return CheckResult.passed(
+                "DMS's test connection succeeded from "
+                f"{instance.get('ReplicationInstanceIdentifier')} to both endpoints",
+                details,
+                **evidence,
             )
-        return CheckResult.passed(
-            f"{db.name} admits {egress} IP(s) {', '.join(ips)} as /32 on tcp {port} only",
-            details,
-            **evidence,
-        )
+
+        reasoning = None
+        if "source" in untested or any("source endpoint" in f for f in failed):
+            egress, problems = self._egress(ctx, params, instance)
+            if problems:
+                failed.extend(problems)
+            reasoning = reason_source(
+                ctx, params.account, endpoints["source"], instance, egress, params.alias_for
+            )
+            details.extend(reasoning.notes)
+            details.extend(reasoning.instructions)
+            evidence.update(reasoning.evidence)
+            evidence["instructions"] = reasoning.instructions
+        if failed or (reasoning and reasoning.blockers):
+            found = failed + (reasoning.blockers if reasoning else [])
+            if reasoning and reasoning.instructions:
+                found.append("; ".join(reasoning.instructions))
+            details.extend(found)
+            return CheckResult.failed("; ".join(found), details, **evidence)
+        what = " and ".join(f"{role} endpoint" for role in untested)
+        why = "still testing or not tested" if tests else "not tested"
+        summary = f"DMS path to the {what} {why}: run DMS's test connection to prove it"
+        if unreadable:
+            summary += f" ({unreadable})"
+        return CheckResult.warned(summary, details, **evidence)
+
+    @staticmethod
+    def _egress(
+        ctx: CheckContext, params: NetworkPathParams, instance: dict[str, Any]
+    ) -> tuple[tuple[str, list[str]] | None, list[str]]:
+        """((kind, public IPs) DMS egresses from, or None if none; problems finding them)."""
+        if params.nat_gateway_ids or params.nat_vpc_id:
+            ips, problems = nat_ips(ctx, params.account, params.nat_gateway_ids, params.nat_vpc_id)
+            return ("NAT gateway", ips), problems
+        ips = [str(ip) for ip in instance.get("ReplicationInstancePublicIpAddresses") or []]
+        single = instance.get("ReplicationInstancePublicIpAddress")
+        if not ips and single:
+            ips = [str(single)]
+        return (("replication instance", ips) if ips else None), []

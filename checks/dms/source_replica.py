@@ -1,10 +1,18 @@
-"""dms.source_replica: the DMS source endpoint reads a replica, never the live writer.
+"""dms.source_replica: DMS reads a replica it can capture changes from, never the live writer.
 
 The playbook points DMS at a read replica so the migration's load stays off the
 production writer. The endpoint's `ServerName` is matched against every DB
-instance and cluster endpoint in the source account: a replica instance
-(`ReadReplicaSourceDBInstanceIdentifier` set) or a cluster reader endpoint with
-at least one reader passes; the writer, in any form, fails and is named.
+instance and cluster endpoint in the source account, then judged by engine
+against what AWS DMS documents (see `checks.dms.replica_rules`):
+
+- RDS MySQL/MariaDB read replica: passes with automated backups on and
+  `binlog_format` ROW in its parameter group;
+- RDS PostgreSQL read replica: passes from PostgreSQL 16 with
+  `rds.logical_replication` = 1 and a DMS engine of 3.5.3 or later;
+- Aurora replica (reader endpoint or reader instance): fails for a CDC task (DMS
+  cannot capture changes from it) and passes for a full-load-only task; the
+  Aurora cluster endpoint is then the supported CDC source, which warns;
+- any other writer fails and is named.
 """
 
 from __future__ import annotations
@@ -13,7 +21,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.dms.common import DmsAccount, Missing, TaskRef, describe_task, source_db_of_task
+from checks.dms.common import (
+    DbMatch,
+    DmsAccount,
+    Missing,
+    TaskRef,
+    describe_instance,
+    describe_task,
+    source_db_of_task,
+)
+from checks.dms.replica_rules import (
+    CDC_TYPES,
+    MYSQL_ENGINES,
+    is_aurora,
+    mysql_replica_problems,
+    postgres_replica_problems,
+)
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 
@@ -32,23 +55,46 @@ class SourceReplicaParams(BaseModel):
     )
 
 
+def _aurora_replica(
+    db: DbMatch, what: str, details: list[str], evidence: dict[str, Any]
+) -> CheckResult:
+    """An Aurora replica under a CDC task: unsupported, with the supported alternative."""
+    cluster = db.cluster or {}
+    writer = cluster.get("Endpoint")
+    details.append(
+        f"supported instead: the cluster endpoint {writer} (the writer) for CDC, or a "
+        "full-load-only task from the reader endpoint"
+    )
+    return CheckResult.failed(
+        f"DMS cannot capture changes from an Aurora replica: {what} "
+        f"({cluster.get('Engine')}); point the source endpoint at the cluster endpoint {writer}",
+        details,
+        **evidence,
+    )
+
+
 class SourceReplicaCheck(Check[SourceReplicaParams]):
     meta = CheckMeta(
         id="dms.source_replica",
-        title="DMS reads the source database from a read replica, not the writer",
+        title="DMS reads the source database from a replica it can capture changes from",
         account="both",
         blocking=True,
         severity="high",
         iam_actions=(
             "dms:DescribeReplicationTasks",
+            "dms:DescribeReplicationInstances",
             "dms:DescribeEndpoints",
             "rds:DescribeDBInstances",
             "rds:DescribeDBClusters",
+            "rds:DescribeDBParameters",
         ),
         remediation=(
-            "Point the DMS source endpoint's server name at a read replica of the source "
-            "database (or an Aurora cluster's reader endpoint) so the migration load stays off "
-            "the production writer: stop the task, modify the endpoint, test the connection, "
+            "Point the DMS source endpoint's server name at a read replica DMS can capture "
+            "changes from, so the migration load stays off the production writer: an RDS "
+            "MySQL/MariaDB replica with automated backups on and binlog_format=ROW in its "
+            "parameter group, or an RDS PostgreSQL 16+ replica with rds.logical_replication=1 "
+            "(DMS engine 3.5.3 or later). Aurora replicas cannot be a CDC source: use the "
+            "Aurora cluster endpoint. Stop the task, modify the endpoint, test the connection, "
             "then resume with resume-processing."
         ),
     )
@@ -61,17 +107,33 @@ class SourceReplicaCheck(Check[SourceReplicaParams]):
         except Missing as exc:
             return CheckResult.failed(str(exc))
         server = str(endpoint.get("ServerName"))
+        migration_type = str(task.get("MigrationType", "unknown"))
+        cdc = migration_type in CDC_TYPES
+        engine = str((db.instance or db.cluster or {}).get("Engine") or "unknown")
         evidence: dict[str, Any] = {
             "server_name": server,
             "alias_for": params.alias_for,
             "matched": db.kind,
             "db": db.name,
+            "engine": engine,
+            "migration_type": migration_type,
         }
-        details = [f"ServerName {server} is {db.kind.replace('_', ' ')} {db.name}"]
+        details = [f"ServerName {server} is {db.kind.replace('_', ' ')} {db.name} ({engine})"]
+        aurora = is_aurora(engine)
 
         if db.kind == "cluster_writer":
             writers = db.writer_members()
             evidence["writer"] = writers
+            if aurora and cdc:
+                # DMS cannot capture changes from an Aurora replica: the writer is the
+                # documented CDC source, so this is the right endpoint, at a cost.
+                details.append("size the writer for the full load and CDC reads")
+                return CheckResult.warned(
+                    f"DMS reads Aurora cluster {db.name}'s writer endpoint: the writer is the "
+                    f"only supported CDC source for Aurora ({migration_type})",
+                    details,
+                    **evidence,
+                )
             details.append(f"use the reader endpoint {(db.cluster or {}).get('ReaderEndpoint')}")
             return CheckResult.failed(
                 f"DMS reads the writer: {server} is cluster {db.name}'s writer endpoint "
@@ -91,29 +153,43 @@ class SourceReplicaCheck(Check[SourceReplicaParams]):
                     details,
                     **evidence,
                 )
+            if aurora and cdc:
+                return _aurora_replica(
+                    db, f"{server} is cluster {db.name}'s reader endpoint", details, evidence
+                )
             return CheckResult.passed(
-                f"DMS reads cluster {db.name}'s reader endpoint ({', '.join(readers)})",
+                f"DMS reads cluster {db.name}'s reader endpoint ({', '.join(readers)}) "
+                f"for a {migration_type} task",
                 details,
                 **evidence,
             )
 
         instance = db.instance
         assert instance is not None
-        replica_of = instance.get("ReadReplicaSourceDBInstanceIdentifier")
-        if replica_of:
-            evidence["replica_of"] = replica_of
-            return CheckResult.passed(
-                f"DMS reads {db.name}, a read replica of {replica_of}", details, **evidence
-            )
         if db.cluster is not None:
+            cluster_id = db.cluster["DBClusterIdentifier"]
             if db.name in db.writer_members():
                 evidence["writer"] = [db.name]
+                if aurora and cdc:
+                    details.append(
+                        f"a failover makes {db.name} a reader, which DMS cannot capture "
+                        f"changes from: prefer the cluster endpoint {db.cluster.get('Endpoint')}"
+                    )
+                    return CheckResult.warned(
+                        f"DMS reads {db.name}, the writer of Aurora cluster {cluster_id}, by its "
+                        "instance endpoint: the writer is the only supported CDC source",
+                        details,
+                        **evidence,
+                    )
                 details.append(f"use the reader endpoint {db.cluster.get('ReaderEndpoint')}")
                 return CheckResult.failed(
-                    f"DMS reads the writer: {db.name} is the writer of cluster "
-                    f"{db.cluster['DBClusterIdentifier']}",
+                    f"DMS reads the writer: {db.name} is the writer of cluster {cluster_id}",
                     details,
                     **evidence,
+                )
+            if aurora and cdc:
+                return _aurora_replica(
+                    db, f"{db.name} is a reader of cluster {cluster_id}", details, evidence
                 )
             # A reader instance is a replica today, but a failover can promote it.
             details.append(
@@ -121,19 +197,43 @@ class SourceReplicaCheck(Check[SourceReplicaParams]):
                 f"{db.cluster.get('ReaderEndpoint')} follows the readers"
             )
             return CheckResult.warned(
-                f"DMS reads {db.name}, a reader of cluster {db.cluster['DBClusterIdentifier']}, "
-                "by its instance endpoint",
+                f"DMS reads {db.name}, a reader of cluster {cluster_id}, by its instance endpoint",
                 details,
                 **evidence,
             )
-        evidence["writer"] = [db.name]
-        replicas = [str(r) for r in instance.get("ReadReplicaDBInstanceIdentifiers") or []]
-        if replicas:
-            details.append(f"read replicas of {db.name}: {', '.join(replicas)}")
+
+        replica_of = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        if not replica_of:
+            evidence["writer"] = [db.name]
+            replicas = [str(r) for r in instance.get("ReadReplicaDBInstanceIdentifiers") or []]
+            if replicas:
+                details.append(f"read replicas of {db.name}: {', '.join(replicas)}")
+            else:
+                details.append(f"{db.name} has no read replica: create one first")
+            return CheckResult.failed(
+                f"DMS reads the writer: {server} is {db.name}, not a read replica",
+                details,
+                **evidence,
+            )
+        evidence["replica_of"] = replica_of
+        summary = f"DMS reads {db.name}, a read replica of {replica_of}"
+        if not cdc:
+            return CheckResult.passed(f"{summary} ({migration_type})", details, **evidence)
+        if engine in MYSQL_ENGINES:
+            problems = mysql_replica_problems(ctx, instance, evidence)
+        elif engine == "postgres":
+            dms_instance = describe_instance(
+                ctx, params.account, str(task["ReplicationInstanceArn"])
+            )
+            problems = postgres_replica_problems(ctx, instance, dms_instance, evidence)
         else:
-            details.append(f"{db.name} has no read replica: create one first")
-        return CheckResult.failed(
-            f"DMS reads the writer: {server} is {db.name}, not a read replica",
-            details,
-            **evidence,
-        )
+            details.append(f"CDC prerequisites of a {engine} replica are not judged by this check")
+            return CheckResult.warned(
+                f"{summary}; CDC from a {engine} replica not verified", details, **evidence
+            )
+        if problems:
+            details.extend(problems)
+            return CheckResult.failed(
+                f"{db.name} cannot be DMS's CDC source: {'; '.join(problems)}", details, **evidence
+            )
+        return CheckResult.passed(summary, details, **evidence)

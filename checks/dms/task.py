@@ -4,6 +4,12 @@
 pre-created, so `FullLoadSettings.TargetTablePrepMode` must be `DO_NOTHING`:
 `TRUNCATE_BEFORE_LOAD` empties the target on a reload and `DROP_AND_CREATE`
 (DMS's default when unset) replaces the schema with DMS's inferred one.
+
+Findings from the task's description stand even when `DescribeTableStatistics`
+then fails: the result fails with them (the unread table errors in the details),
+and is an error only when there is nothing else to report. A task that never ran
+(`ready`, no start date) starts with `start-replication`; only one that has run
+resumes with `resume-processing`.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.dms.common import RESUME_HINT, DmsAccount, Missing, TaskRef, describe_task
+from checks.dms.common import DmsAccount, Missing, TaskRef, describe_task, restart_hint
+from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 _STOPPED = frozenset({"stopped", "failed", "ready"})
@@ -57,8 +65,9 @@ class TaskCheck(Check[TaskParams]):
         severity="critical",
         iam_actions=("dms:DescribeReplicationTasks", "dms:DescribeTableStatistics"),
         remediation=(
-            "After a failure, investigate the offending row (usually a constraint mismatch), "
-            "fix the target schema, then resume the task with "
+            "A task that has never run (ready) starts with `--start-replication-task-type "
+            "start-replication`. After a failure, investigate the offending row (usually a "
+            "constraint mismatch), fix the target schema, then resume the task with "
             "`aws dms start-replication-task --start-replication-task-type resume-processing`. "
             "Never restart it from scratch (reload-target / start-replication): the CDC "
             "position is lost and the full load runs again. Set "
@@ -88,7 +97,7 @@ class TaskCheck(Check[TaskParams]):
                 if task.get(key):
                     details.append(f"{key}: {task[key]}")
             if status in _STOPPED:
-                details.append(RESUME_HINT.format(arn=arn))
+                details.append(restart_hint(task))
         if migration_type != "full-load-and-cdc":
             problems.append(f"MigrationType {migration_type}, not full-load-and-cdc")
         if progress != 100:
@@ -100,11 +109,20 @@ class TaskCheck(Check[TaskParams]):
             problems.append(f"TargetTablePrepMode {shown}, not DO_NOTHING")
 
         errored: list[str] | None = None
+        unread: str | None = None
         if ctx.emulated:
             # The embedded emulator has no DescribeTableStatistics: say so, never guess.
             details.append("table errors not checked: the emulator lacks DescribeTableStatistics")
         else:
-            errored = _errored_tables(ctx, params.account, arn)
+            try:
+                errored = _errored_tables(ctx, params.account, arn)
+            except ClientError as exc:
+                # Keep what was already found: a later API error must not hide it.
+                unread = (
+                    f"dms:DescribeTableStatistics failed with {error_code(exc) or 'an error'}: "
+                    f"{exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+                )
+                details.append(f"table errors not checked: {unread}")
             if errored:
                 problems.append(f"{len(errored)} table(s) in error: {', '.join(errored)}")
         if stats.get("TablesErrored"):
@@ -122,6 +140,10 @@ class TaskCheck(Check[TaskParams]):
             details.extend(problems)
             return CheckResult.failed(
                 f"DMS task {params.task_id}: {'; '.join(problems)}", details, **evidence
+            )
+        if unread is not None:
+            return CheckResult.errored(
+                f"DMS task {params.task_id}: table errors unknown, {unread}", details, **evidence
             )
         if errored is None:
             return CheckResult.warned(

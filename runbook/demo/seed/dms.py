@@ -58,10 +58,16 @@ def seed_dms(world: DemoWorld) -> None:
     target_host = world.client("target", "rds").describe_db_instances(
         DBInstanceIdentifier=world.target_db_id
     )["DBInstances"][0]["Endpoint"]["Address"]
+    source_endpoint = endpoint("source", world.db_replica_host)
+    target_endpoint = endpoint("target", target_host)
+    # The operator's "test connection" from the replication instance to each endpoint:
+    # what dms.network_path reads (DescribeConnections) before any reasoning of its own.
+    for tested in (source_endpoint, target_endpoint):
+        dms.test_connection(ReplicationInstanceArn=world.dms_instance_arn, EndpointArn=tested)
     world.task_arn = dms.create_replication_task(
         ReplicationTaskIdentifier=world.task_id,
-        SourceEndpointArn=endpoint("source", world.db_replica_host),
-        TargetEndpointArn=endpoint("target", target_host),
+        SourceEndpointArn=source_endpoint,
+        TargetEndpointArn=target_endpoint,
         ReplicationInstanceArn=world.dms_instance_arn,
         MigrationType="full-load-and-cdc",
         TableMappings=_TABLE_MAPPINGS,

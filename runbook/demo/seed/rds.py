@@ -1,4 +1,8 @@
-"""RDS: the source's MySQL writer and the read replica DMS reads; the target's database."""
+"""RDS: the source's MySQL writer and the read replica DMS reads; the target's database.
+
+The replica is one DMS can capture changes from (AWS DMS, CHAP_Source.MySQL): automated
+backups on and `binlog_format` ROW in its own parameter group.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ def seed_databases(world: DemoWorld) -> None:
     rds.create_db_instance(
         DBInstanceIdentifier=world.db_writer_id,
         Engine="mysql",
+        EngineVersion="8.0.35",
         DBInstanceClass="db.r6g.large",
         MasterUsername="admin",
         MasterUserPassword="demo-only-password-1",
@@ -26,6 +31,24 @@ def seed_databases(world: DemoWorld) -> None:
         PubliclyAccessible=True,
     )["DBInstance"]
     world.db_replica_host = replica["Endpoint"]["Address"]
+    rds.create_db_parameter_group(
+        DBParameterGroupName=f"{world.db_replica_id}-cdc",
+        DBParameterGroupFamily="mysql8.0",
+        Description="Row-based binary log for DMS CDC",
+    )
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=f"{world.db_replica_id}-cdc",
+        Parameters=[
+            {"ParameterName": "binlog_format", "ParameterValue": "ROW", "ApplyMethod": "immediate"}
+        ],
+    )
+    # A new replica has no backups, hence no binary log for DMS to read.
+    rds.modify_db_instance(
+        DBInstanceIdentifier=world.db_replica_id,
+        BackupRetentionPeriod=7,
+        DBParameterGroupName=f"{world.db_replica_id}-cdc",
+        ApplyImmediately=True,
+    )
     world.client("target", "rds").create_db_instance(
         DBInstanceIdentifier=world.target_db_id,
         Engine="mysql",

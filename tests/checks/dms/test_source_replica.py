@@ -9,12 +9,14 @@ import pytest
 from runbook.checkapi import CheckContext, Status
 from tests.support.checks import Clients
 from tests.support.checks import run_check as run
+from tests.support.dms_endpoints import binlog_ready
 from tests.support.dmsworld import TASK, SourceDb, make_task
 
 
 def test_endpoint_on_read_replica_passes(
     check_context: CheckContext, clients: Clients, source_db: SourceDb
 ) -> None:
+    binlog_ready(clients, "prod-db-replica")  # backups on, binlog_format ROW: CDC can read it
     make_task(clients, source_db.replica_host)
     result = run(check_context, "dms.source_replica", {"task_id": TASK})
     assert result.status == Status.PASS, result
@@ -57,17 +59,18 @@ def aurora(clients: Clients) -> dict[str, Any]:
 def test_cluster_writer_endpoint_fails_naming_writer(
     check_context: CheckContext, clients: Clients, aurora: dict[str, Any]
 ) -> None:
-    make_task(clients, aurora["Endpoint"])
+    # Full load only: a reader would do. (Aurora CDC needs the writer: see the engine tests.)
+    make_task(clients, aurora["Endpoint"], migration_type="full-load")
     result = run(check_context, "dms.source_replica", {"task_id": TASK})
     assert result.status == Status.FAIL, result
     assert "writer endpoint (writer instance prod-aurora-1)" in result.summary
     assert any(aurora["ReaderEndpoint"] in d for d in result.details)
 
 
-def test_cluster_reader_endpoint_passes(
+def test_cluster_reader_endpoint_passes_for_full_load(
     check_context: CheckContext, clients: Clients, aurora: dict[str, Any]
 ) -> None:
-    make_task(clients, aurora["ReaderEndpoint"])
+    make_task(clients, aurora["ReaderEndpoint"], migration_type="full-load")
     result = run(check_context, "dms.source_replica", {"task_id": TASK})
     assert result.status == Status.PASS, result
     assert result.evidence["readers"] == ["prod-aurora-2"]
@@ -99,6 +102,7 @@ def test_reader_endpoint_of_a_writer_only_cluster_fails(
 def test_unknown_server_name_fails_and_alias_for_resolves_it(
     check_context: CheckContext, clients: Clients, source_db: SourceDb
 ) -> None:
+    binlog_ready(clients, "prod-db-replica")
     make_task(clients, "vpce-0abc-xyz.vpce-svc-0123.us-east-1.vpce.amazonaws.com")
     result = run(check_context, "dms.source_replica", {"task_id": TASK})
     assert result.status == Status.FAIL, result

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from runbook.checkapi import CheckContext, Status
 from runbook.registry import CheckRegistry
-from tests.support.checks import Clients
+from tests.support.checks import Clients, result_text
 from tests.support.checks import run_check as run
+from tests.support.dms_endpoints import fail_operation
 from tests.support.dmsworld import (
     TASK,
     answer_table_statistics,
@@ -18,6 +19,8 @@ from tests.support.dmsworld import (
     patch_task_response,
     table,
 )
+
+TRUNCATE = {"TargetTablePrepMode": "TRUNCATE_BEFORE_LOAD"}
 
 
 def test_task_running_cdc_do_nothing_without_table_errors_passes(
@@ -139,3 +142,49 @@ def test_task_params_are_validated(params: dict[str, Any]) -> None:
     cls = CheckRegistry.discover().get("dms.task")
     with pytest.raises(ValidationError):
         cls.params_model.model_validate(params)
+
+
+def test_finding_survives_a_later_table_statistics_error(
+    check_context: CheckContext, clients: Clients
+) -> None:
+    make_task(clients, "replica.example", settings={"FullLoadSettings": TRUNCATE})
+    fail_operation(
+        check_context.client("target", "dms"), "DescribeTableStatistics", "AccessDeniedFault"
+    )
+    result = run(check_context, "dms.task", {"task_id": TASK})
+    assert result.status == Status.FAIL, result
+    assert "TargetTablePrepMode TRUNCATE_BEFORE_LOAD, not DO_NOTHING" in result.summary
+    assert any(
+        "table errors not checked" in d and "dms:DescribeTableStatistics" in d
+        for d in result.details
+    )
+    assert result.evidence["errored_tables"] is None
+
+
+def test_table_statistics_error_alone_is_an_error_not_a_pass(
+    check_context: CheckContext, clients: Clients
+) -> None:
+    make_task(clients, "replica.example")
+    fail_operation(
+        check_context.client("target", "dms"),
+        "DescribeTableStatistics",
+        "InvalidResourceStateFault",
+    )
+    result = run(check_context, "dms.task", {"task_id": TASK})
+    assert result.status == Status.ERROR, result
+    assert "InvalidResourceStateFault" in result.summary
+
+
+def test_ready_task_that_never_ran_starts_with_start_replication(
+    check_context: CheckContext, clients: Clients
+) -> None:
+    arn = make_task(clients, "replica.example", start=False)
+    answer_table_statistics(check_context, [])
+    # AWS moves a created task to `ready`; moto leaves it `creating`. No start date: never ran.
+    patch_task_response(check_context, lambda t: t.update(Status="ready"))
+    result = run(check_context, "dms.task", {"task_id": TASK})
+    assert result.status == Status.FAIL, result
+    assert "status ready, not running" in result.summary
+    text = result_text(result)
+    assert "--start-replication-task-type start-replication" in text and arn in text
+    assert "resume-processing" not in text
