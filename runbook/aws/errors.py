@@ -28,6 +28,7 @@ ACCESS_DENIED_CODES = frozenset(
         "AuthorizationError",
         "UnauthorizedException",
         "NotAuthorized",
+        "AccessDeniedFault",  # DMS
     }
 )
 
