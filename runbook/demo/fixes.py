@@ -194,6 +194,15 @@ HINTS: dict[str, str] = {
         "Press f to simulate a wave of sign-ins, or carry on: the rest are force-migrated "
         "after the flip."
     ),
+    "cognito.canary_signin": (
+        "Skipped: the emulator never invokes Cognito triggers, so no sign-in can prove them, "
+        "and skipped does not pass a gate. Waive it with a reason (w); against AWS, a canary "
+        "user signs in to the target."
+    ),
+    "cognito.migration_window": (
+        "Force-migration waits for the migration window after the flip (0 days in the demo) "
+        "and for 92 % of users moved: flip DNS first, and press f on the progress check."
+    ),
 }
 """How each check that does not pass at first is cleared in the demo."""
 

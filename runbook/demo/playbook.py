@@ -159,6 +159,12 @@ def _migration_trigger(params: dict[str, Any], world: DemoWorld, where: str) -> 
     _swap(params, "source_external_id", world.external_id, where)
 
 
+def _migration_window(params: dict[str, Any], world: DemoWorld, where: str) -> None:
+    # Demo-only value: a rehearsal cannot wait six weeks after its flip. The share
+    # stays the playbook's: `f` on the progress check signs in that many users.
+    _swap(params, "window_days", 0, where)
+
+
 _CheckValues = Callable[[dict[str, Any], DemoWorld, str], None]
 
 _CHECK_VALUES: dict[str, _CheckValues] = {
@@ -172,6 +178,8 @@ _CHECK_VALUES: dict[str, _CheckValues] = {
     "source.writes_stopped": _task,
     "s3.replication": _s3,
     "cognito.migration_trigger": _migration_trigger,
+    "cognito.canary_signin": lambda p, w, at: _swap(p, "target_client_id", w.target_client_id, at),
+    "cognito.migration_window": _migration_window,
     "synthetic.http": _synthetic_urls,
 }
 """Per check ID, how the playbook's parameter values become the demo world's."""
@@ -184,6 +192,8 @@ _DEMO_PARAMS: dict[str, Callable[[DemoWorld], dict[str, Any]]] = {
     # (10 reads/s) the one AdminGetUser per user still to move would run the
     # check into its MFA time budget on the demo's pool.
     "cognito.migration_progress": lambda w: {"requests_per_second": 50},
+    # Its share is counted the same way, with the same pace and the same reason.
+    "cognito.migration_window": lambda w: {"requests_per_second": 50},
     # The seeded migration trigger's OLD_ROLE_ARN names the source on purpose
     # (the role it assumes there), as the playbook's step says.
     "refs.source_account": lambda w: {"allow": [f"lambda:{w.trigger_function}:OLD_ROLE_ARN"]},
@@ -212,7 +222,8 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
         ),
         "migrate-users-lazily": (
             "*Demo:* the emulator never invokes Cognito triggers; `f` on the progress check\n"
-            "simulates a wave of sign-ins."
+            "simulates a wave of sign-ins. For the same reason the canary sign-in says\n"
+            "`skipped`: waive it with a reason once the other two pass."
         ),
         "repoint-cicd": (
             "*Demo:* the emulator has no CodeStar Connections API (`skipped`: waive it with\n"

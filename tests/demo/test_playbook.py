@@ -69,16 +69,19 @@ VALUE_SWAPS: set[Path_] = {
         )
     ),
     ("checks", "dms.cdc_lag", "params", "window_minutes"),
+    ("checks", "cognito.migration_window", "params", "window_days"),  # no six weeks to wait
     ("checks", "s3.replication", "params", "buckets"),
     *(
         ("checks", "cognito.migration_trigger", "params", k)
         for k in ("target_client_id", "source_client_id", "source_role_arn", "source_external_id")
     ),
+    ("checks", "cognito.canary_signin", "params", "target_client_id"),
     ("checks", "synthetic.http", "params", "urls"),
 }
 DEMO_ONLY_PARAMS: set[Path_] = {
     ("checks", "s3.replication", "params", "existing_objects_copied"),
     ("checks", "cognito.migration_progress", "params", "requests_per_second"),
+    ("checks", "cognito.migration_window", "params", "requests_per_second"),
     ("checks", "refs.source_account", "params", "allow"),
 }
 STRUCTURAL: set[Diff] = {
@@ -184,6 +187,9 @@ def test_the_swapped_values_are_the_worlds() -> None:
     checks = {c["id"]: c.get("params", {}) for s in ours["steps"] for c in s.get("checks", [])}
     assert checks["vpc.cidr_overlap"]["endpoint_ids"] == [world.endpoint_id]
     assert checks["dms.cdc_lag"]["window_minutes"] == world.lag.window_minutes
+    # The demo's window is over at its flip; the share it waits for is the playbook's.
+    assert checks["cognito.migration_window"]["window_days"] == 0
+    assert checks["cognito.migration_window"]["min_migrated_percent"] == 92
     assert checks["refs.source_account"]["allow"] == [
         f"lambda:{world.trigger_function}:OLD_ROLE_ARN"
     ]

@@ -79,6 +79,7 @@ START_PATTERN = {
     ("replicate-objects", "s3.replication"): "pass",
     ("migrate-users-lazily", "cognito.migration_trigger"): "pass",
     ("migrate-users-lazily", "cognito.migration_progress"): "warn",
+    ("migrate-users-lazily", "cognito.canary_signin"): "skipped",  # moto runs no trigger
     ("repoint-cicd", "codestar.connections"): "skipped",
     ("repoint-cicd", "refs.source_account"): "fail",
     ("repoint-cicd", "alarms.topics"): "fail",
@@ -90,6 +91,7 @@ START_PATTERN = {
     ("flip-dns", "source.writes_stopped"): "fail",
     ("verify-traffic", "synthetic.http"): "fail",  # the source answers until the flip
     ("force-migrate-users", "cognito.migration_progress"): "pass",
+    ("force-migrate-users", "cognito.migration_window"): "fail",  # not flipped yet
 }
 
 
@@ -118,8 +120,14 @@ def test_seeded_world_gives_the_expected_gates_at_start(tmp_path: Path) -> None:
         assert statuses(outcomes) == START_PATTERN, json.dumps(outcomes, indent=1)[:4000]
         assert {c for (_, c), status in START_PATTERN.items() if status != "pass"} <= set(HINTS)
         by_check = {(o["step"], o["check"]): o for o in outcomes}
-        for key in (("reconcile-drift", "cfn.drift"), ("repoint-cicd", "codestar.connections")):
+        for key in (
+            ("reconcile-drift", "cfn.drift"),
+            ("repoint-cicd", "codestar.connections"),
+            ("migrate-users-lazily", "cognito.canary_signin"),
+        ):
             assert "emulator" in by_check[key]["summary"]
+        window = by_check[("force-migrate-users", "cognito.migration_window")]
+        assert "DNS has not been flipped" in window["summary"]
         refs = by_check[("repoint-cicd", "refs.source_account")]
         assert world.stale_function in refs["summary"]
         assert [r["resource"] for r in refs["evidence"]["allowed"]] == [world.trigger_function]
@@ -211,9 +219,15 @@ def test_walk_every_step_to_the_flip_and_roll_back(
         assert gate(engine, "migrate-users-lazily") == {
             "cognito.migration_trigger": "pass",
             "cognito.migration_progress": "warn",
+            "cognito.canary_signin": "skipped",
         }
         assert "users signed in" in fixes["cognito.migration_progress"]()
-        assert gate(engine, "migrate-users-lazily")["cognito.migration_progress"] == "pass"
+        assert gate(engine, "migrate-users-lazily") == {
+            "cognito.migration_trigger": "pass",
+            "cognito.migration_progress": "pass",
+            "cognito.canary_signin": "skipped",  # blocking: skipped is not a pass
+        }
+        engine.waive("migrate-users-lazily", "no Cognito triggers in the emulator; canary skipped")
         done("migrate-users-lazily")
 
         assert gate(engine, "repoint-cicd") == {
@@ -271,7 +285,10 @@ def test_walk_every_step_to_the_flip_and_roll_back(
         assert live() == (world.target_ip, 30)
         assert gate(engine, "verify-traffic") == {"synthetic.http": "pass"}
         done("verify-traffic")
-        assert gate(engine, "force-migrate-users") == {"cognito.migration_progress": "pass"}
+        assert gate(engine, "force-migrate-users") == {
+            "cognito.migration_progress": "pass",
+            "cognito.migration_window": "pass",  # flipped, window 0 days, 92 % signed in
+        }
 
         result = runtime.rollback()
         assert result.confirmed, result.message
