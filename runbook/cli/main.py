@@ -40,6 +40,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("app", "cmd_review"),
     "lambda": ("cognito", "cmd_lambda"),
     "lease": ("lease", "cmd_lease"),
+    "handoff": ("handoff", "cmd_handoff"),
 }
 
 
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     with_file(lease_sub.add_parser("show", help="who holds it, since when"))
     lease_break = with_file(lease_sub.add_parser("break", help="remove a stuck lease (audited)"))
     lease_break.add_argument("--reason", required=True, help="why (audited)")
+    handoff = with_file(sub.add_parser("handoff", help="the source owner's list of changes"))
+    handoff.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the Markdown here"
+    )
     lam = sub.add_parser("lambda", help="the Cognito UserMigration Lambda")
     lam_sub = lam.add_subparsers(dest="lambda_command", required=True, metavar="ACTION")
     package = lam_sub.add_parser("package", help="write the deployable zip")

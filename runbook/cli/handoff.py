@@ -1,0 +1,32 @@
+"""`runbook handoff [-f FILE] [--out FILE]`: the source owner's list of changes, as Markdown.
+
+Reads the runbook and the latest check results in its audit log; sends nothing
+to AWS and writes nothing to the run. Without `--out` the document goes to
+stdout; with it, the file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runbook.cli.output import EXIT_OK
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from runbook.durable import atomic_write
+    from runbook.handoff.build import build_handoff
+    from runbook.handoff.render import render_markdown
+    from runbook.loader import load
+    from runbook.registry import CheckRegistry
+
+    registry = CheckRegistry.discover()
+    handoff = build_handoff(load(args.file, registry), registry)
+    text = render_markdown(handoff)
+    if args.out is None:
+        print(text, end="")
+        return EXIT_OK
+    out = Path(args.out)
+    atomic_write(out, text.encode("utf-8"), mode=0o644)
+    print(f"{out}: {len(handoff.requests)} requests to the source owner")
+    return EXIT_OK
