@@ -156,7 +156,16 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             ),
             audit_path=audit_path,
             best_effort_records=True,
+            # Long work shows itself: against a dead endpoint the loop runs to its deadline.
+            on_attempt=lambda n, text: print(f"attempt {n}: {text}", file=sys.stderr),
         )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: DNS may not be back on the source. By hand:\n  "
+            f"{manual_command(snapshot)}",
+            file=sys.stderr,
+        )
+        return 128 + 2
     except NoSnapshotError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -148,7 +148,7 @@ def rollback(
                 )
             errors.append(f"attempt {attempts}: {error_line(exc)}")
             if on_attempt:
-                on_attempt(attempts, f"retrying after {type(exc).__name__}")
+                on_attempt(attempts, f"retrying after {error_line(exc)}")
             delay = rng() * min(max_backoff_s, base_backoff_s * 2 ** min(attempts, 10))
         remaining = end - clock()
         if remaining <= 0:
