@@ -8,12 +8,12 @@ from runbook.cli.output import EXIT_OK
 
 
 def cmd_lambda(args: argparse.Namespace) -> int:
-    from runbook.cognito.trigger.package import HANDLER, build_zip
+    from runbook.cognito.trigger.package import HANDLER, REQUIREMENTS, build_zip
 
     path = build_zip(args.out)
     print(
         f"{path}: handler {HANDLER}, Python 3.11+, timeout 5 s. Attach it as the target "
         "pool's Migrate user and Post authentication triggers; set MFA_POLICY to the "
-        "runbook's cognito.mfa_challenge."
+        "runbook's cognito.mfa_challenge. " + REQUIREMENTS
     )
     return EXIT_OK

@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from runbook.cognito.trigger import handler as migration_lambda
 from runbook.cognito.trigger.handler import (
     BAD_CREDENTIALS,
+    CANNOT_MIGRATE,
     LambdaConfig,
     MigrationRefused,
     handler,
@@ -36,6 +37,8 @@ from tests.support.lambda_world import (
     post_auth_event,
     sign_in,
 )
+
+SNS_ROLE = "arn:aws:iam::123456789012:role/cognito-sms"
 
 # --- sign-in ------------------------------------------------------------------------
 
@@ -110,28 +113,30 @@ def test_force_change_password_user_migrates_with_reset_required(world: World) -
     assert response["userAttributes"]["email"] == "dora@example.com"
 
 
-def test_totp_user_is_refused_or_accepted_on_the_password_by_policy(
+def test_totp_user_is_accepted_on_the_password_or_told_it_cannot_move_by_policy(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_confirmed(world, "tina", email="tina@example.com", email_verified="true")
     enable_totp(world, "tina")
     assert sign_in(world, "tina")["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
 
-    event = migration_event(world, "tina")
-    with pytest.raises(MigrationRefused, match=BAD_CREDENTIALS):
-        handler(event, None)  # default policy: refuse; the user is force-migrated later
-    assert event["response"]["userAttributes"] is None
-
-    monkeypatch.setenv("MFA_POLICY", "accept_password")
+    # The default: migrated on the verified password; a TOTP secret cannot move.
     response = handler(migration_event(world, "tina"), None)["response"]
     assert response["finalUserStatus"] == "CONFIRMED"
-    assert not response.get("enableSMSMFA")  # a TOTP secret cannot move
+    assert not response.get("enableSMSMFA")
     # A wrong password is still refused: the challenge only follows a right one.
-    with pytest.raises(MigrationRefused):
+    with pytest.raises(MigrationRefused, match=BAD_CREDENTIALS):
         handler(migration_event(world, "tina", "Wrong-Pa55word!"), None)
 
+    monkeypatch.setenv("MFA_POLICY", "refuse")
+    event = migration_event(world, "tina")
+    with pytest.raises(MigrationRefused) as refused:
+        handler(event, None)  # left to Forgot password or force-migration
+    assert str(refused.value) == CANNOT_MIGRATE  # never "wrong password"
+    assert event["response"]["userAttributes"] is None
 
-def test_sms_mfa_user_keeps_sms_mfa_when_accepted(
+
+def test_sms_mfa_user_keeps_sms_mfa_where_the_target_can_send_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_confirmed(
@@ -143,12 +148,24 @@ def test_sms_mfa_user_keeps_sms_mfa_when_accepted(
         SMSMfaSettings={"Enabled": True, "PreferredMfa": True},
     )
     assert sign_in(world, "sam")["ChallengeName"] == "SMS_MFA"
-    with pytest.raises(MigrationRefused):
-        handler(migration_event(world, "sam"), None)
-    monkeypatch.setenv("MFA_POLICY", "accept_password")
+    # The target has no SMS MFA: migrated without it (it would fail the migration).
     response = handler(migration_event(world, "sam"), None)["response"]
     assert response["finalUserStatus"] == "CONFIRMED"
-    assert response["enableSMSMFA"] is True
+    assert not response.get("enableSMSMFA")
+
+    world.target.set_user_pool_mfa_config(
+        UserPoolId=world.target_pool,
+        SmsMfaConfiguration={"SmsConfiguration": {"SnsCallerArn": SNS_ROLE}},
+        MfaConfiguration="OPTIONAL",
+    )
+    try:
+        migration_lambda.reset_cache()
+        monkeypatch.setenv("MFA_POLICY", "refuse")  # SMS moves whole: no factor dropped
+        response = handler(migration_event(world, "sam"), None)["response"]
+        assert response["finalUserStatus"] == "CONFIRMED"
+        assert response["enableSMSMFA"] is True
+    finally:
+        world.target.set_user_pool_mfa_config(UserPoolId=world.target_pool, MfaConfiguration="OFF")
 
 
 def email_otp_challenge(**_kwargs: Any) -> AWSResponse:
@@ -168,12 +185,12 @@ def test_email_otp_challenge_follows_the_policy(
     source.meta.events.register(
         "before-send.cognito-idp.AdminInitiateAuth", email_otp_challenge, unique_id="email-otp"
     )
-    with pytest.raises(MigrationRefused):
-        handler(migration_event(world, "eve"), None)
-    monkeypatch.setenv("MFA_POLICY", "accept_password")
     response = handler(migration_event(world, "eve"), None)["response"]
     assert response["finalUserStatus"] == "CONFIRMED"
     assert response["userAttributes"]["email"] == "eve@example.com"
+    monkeypatch.setenv("MFA_POLICY", "refuse")
+    with pytest.raises(MigrationRefused, match="cannot be moved"):
+        handler(migration_event(world, "eve"), None)
 
 
 def password_reset_required(**_kwargs: Any) -> AWSResponse:
@@ -201,6 +218,7 @@ def test_unknown_challenge_is_not_success() -> None:
         {"ChallengeName": "CUSTOM_CHALLENGE"}, "accept_password"
     ).migrate
     assert not migration_lambda.decide({}, "accept_password").migrate
+    assert migration_lambda.decide({"ChallengeName": "MFA_SETUP"}, "refuse").migrate
     assert migration_lambda.decide({"AuthenticationResult": {"AccessToken": "x"}}, "refuse").migrate
 
 

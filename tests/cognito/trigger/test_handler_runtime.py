@@ -107,16 +107,18 @@ def test_canary_password_never_appears_in_any_log(
     capsys.readouterr()
 
     handler(migration_event(world, "alice"), None)
+    handler(migration_event(world, "tina"), None)  # TOTP: migrated and flagged
+    handler(migration_event(world, "alice", forgot=True), None)
+    monkeypatch.setenv("MFA_POLICY", "refuse")
     for username, password in (("alice", CANARY + "x"), ("nobody", CANARY), ("tina", CANARY)):
         with pytest.raises(MigrationRefused):
             handler(migration_event(world, username, password), None)
-    monkeypatch.setenv("MFA_POLICY", "accept_password")
-    handler(migration_event(world, "tina"), None)
     monkeypatch.setenv("OLD_CLIENT_SECRET", "not-the-canary")
     handler(migration_event(world, "alice"), None)
 
     captured = capsys.readouterr()
     logged = caplog.text + captured.out + captured.err
     assert "migrated" in caplog.text  # it does log: the outcome, not the secret
+    assert '"event": "mfa_reenrol"' in caplog.text and '"event": "not_migrated"' in caplog.text
     assert CANARY not in logged
     assert "AccessToken" not in logged and "eyJ" not in logged  # no tokens (JWTs)

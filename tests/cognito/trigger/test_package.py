@@ -1,4 +1,4 @@
-"""The deployable zip: the handler and its attribute module, nothing else, importable alone."""
+"""The deployable zip: the handler and its companion modules, nothing else, importable alone."""
 
 from __future__ import annotations
 
@@ -13,15 +13,23 @@ from pathlib import Path
 import pytest
 
 from runbook.cognito import attributes
+from runbook.cognito.trigger import common, groups, migration
 from runbook.cognito.trigger import handler as migration_lambda
-from runbook.cognito.trigger.package import build_zip
+from runbook.cognito.trigger.package import REQUIREMENTS, build_zip
 
-ZIP_FILES = ["cognito_attributes.py", "lambda_function.py"]
 SOURCES = {
     "cognito_attributes.py": Path(attributes.__file__),
+    "cognito_groups.py": Path(groups.__file__),
+    "cognito_migration.py": Path(migration.__file__),
+    "cognito_trigger_common.py": Path(common.__file__),
     "lambda_function.py": Path(migration_lambda.__file__),
 }
-ALLOWED_IMPORTS = {"boto3", "botocore", "cognito_attributes"} | set(sys.stdlib_module_names)
+ZIP_FILES = sorted(SOURCES)
+# In the repository the companions are relative imports; in the zip, these names.
+SIBLINGS = {"common", "groups", "migration"}
+ALLOWED_IMPORTS = {"boto3", "botocore", *(n.removesuffix(".py") for n in ZIP_FILES)} | set(
+    sys.stdlib_module_names
+)
 # boto3 and what it needs: the Lambda runtime's own packages, and nothing more.
 BOTO3_CLOSURE = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 
@@ -34,7 +42,9 @@ def imports_of(source: bytes) -> set[str]:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                assert (node.level, node.module) == (2, "attributes"), ast.unparse(node)
+                assert (node.level, node.module) in {(2, "attributes")} | {
+                    (1, name) for name in SIBLINGS
+                }, ast.unparse(node)
                 continue
             assert node.module
             imported.add(node.module.split(".")[0])
@@ -74,14 +84,15 @@ import importlib.util, json, sys
 extracted, packages = sys.argv[1:3]
 sys.path[:0] = [extracted, packages]
 import lambda_function
-import cognito_attributes
+import cognito_attributes, cognito_groups, cognito_migration
 event = {"triggerSource": "PostAuthentication_Authentication", "userName": "u"}
 print(json.dumps({
     "path": sys.path[:2],
     "handler_file": lambda_function.__file__,
     "attributes_file": cognito_attributes.__file__,
-    "shared": lambda_function.copy_attributes is cognito_attributes.copy_attributes,
-    "copied": lambda_function.copy_attributes(
+    "shared": cognito_migration.map_attributes is cognito_attributes.map_attributes
+        and cognito_groups.find_source_user is cognito_migration.find_source_user,
+    "copied": cognito_attributes.copy_attributes(
         [{"Name": "sub", "Value": "x"}, {"Name": "email", "Value": "a@b.c"}], None
     ),
     "misconfigured_post_auth": lambda_function.handler(event, None) == event,
@@ -133,7 +144,9 @@ def test_lambda_package_command_writes_the_deployable_zip(
         assert archive.namelist() == ZIP_FILES
         source = archive.read("lambda_function.py").decode()
     assert "def handler(event" in source
-    assert "lambda_function.handler" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "lambda_function.handler" in printed
+    assert REQUIREMENTS in printed and "mfa_reenrol" in printed
     again = tmp_path / "again.zip"
     assert main(["lambda", "package", "--out", str(again)]) == 0
     assert again.read_bytes() == out.read_bytes()  # reproducible
