@@ -48,6 +48,9 @@ class StepState(BaseModel):
     finished_at: datetime | None = None
     waiver: str | None = None
     note: str | None = None
+    waived_checks: dict[str, str] = Field(default_factory=dict)
+    """Each check the last waiver covered, with its reason. Kept once the step is done
+    (`waiver` is cleared then), so the step still reads as done under a waiver."""
 
 
 class DnsState(BaseModel):

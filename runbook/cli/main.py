@@ -23,6 +23,7 @@ from runbook.audit.log import AuditCorruptError, AuditWriteError
 from runbook.aws.redact import install_logging
 from runbook.aws.session import CredentialsError
 from runbook.cli.output import EXIT_FAIL, EXIT_USAGE, UsageError
+from runbook.cli.waive import waive_check_arg
 from runbook.loader import RunbookError
 from runbook.registry import CheckLoadError
 
@@ -71,7 +72,26 @@ def _parser() -> argparse.ArgumentParser:
     do = with_file(sub.add_parser("do", help="run one step's action headless, after its gate"))
     do.add_argument("step", help="the step id")
     do.add_argument("--yes", action="store_true", help="confirm without asking")
-    do.add_argument("--waive", metavar="REASON", default=None, help="waive a failed gate")
+    do.add_argument(
+        "--waive",
+        metavar="REASON",
+        default=None,
+        help="waive a failed gate: covers every failing blocking check (in production, the one)",
+    )
+    do.add_argument(
+        "--waive-check",
+        metavar="CHECK=REASON",
+        action="append",
+        type=waive_check_arg,
+        default=[],
+        help="a failing blocking check's own reason (repeat; each is needed in production)",
+    )
+    do.add_argument(
+        "--confirm-environment",
+        metavar="NAME",
+        default=None,
+        help="the environment's name, typed to waive the flip's gate in production",
+    )
     rollback = with_file(sub.add_parser("rollback", help="DNS back to the pre-flip snapshot"))
     rollback.add_argument("--yes", action="store_true", help="roll back without asking")
     rollback.add_argument(
