@@ -257,8 +257,12 @@ class Cognito(Strict):
     target_user_pool_id: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$")
     case_insensitive_emails: bool = True
     mfa_challenge: Literal["refuse", "accept_password"] = Field(
-        default="refuse",
-        description="What the UserMigration Lambda does when the source answers with MFA.",
+        default="accept_password",
+        description=(
+            "What the UserMigration Lambda does when the source answers a verified password "
+            "with an MFA challenge: migrate (SMS MFA kept where the target can send it, other "
+            "factors listed for re-enrolment) or refuse (left to force-migration)."
+        ),
     )
     default_country_code: str | None = Field(
         default=None,

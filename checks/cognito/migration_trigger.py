@@ -21,7 +21,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from checks.cognito.trigger_iam import function_role, source_trust
-from checks.cognito.trigger_wiring import Findings, Verdict, invoke_verdict, mfa_verdicts
+from checks.cognito.trigger_wiring import (
+    Findings,
+    Verdict,
+    invoke_verdict,
+    mapping_verdicts,
+    mfa_verdicts,
+)
 from runbook.aws.errors import error_code
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
@@ -37,7 +43,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 }
 TARGET_FLOWS = frozenset({"ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"})
 SOURCE_FLOWS = frozenset({"ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"})
-MFA_POLICY_ENV = "MFA_POLICY"  # the handler's; unset means "refuse"
+MFA_POLICY_ENV = "MFA_POLICY"  # the handler's; unset means "accept_password"
 
 
 class MigrationTriggerParams(BaseModel):
@@ -135,7 +141,8 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
             "the Lambda's OLD_USER_POOL_ID, OLD_CLIENT_ID, OLD_ROLE_ARN, OLD_EXTERNAL_ID and "
             "MFA_POLICY (= cognito.mfa_challenge); give its role sts:AssumeRole on OLD_ROLE_ARN; "
             "have the source role trust that role with sts:ExternalId = OLD_EXTERNAL_ID; set "
-            "the target pool's MFA to suit mfa_challenge (accept_password needs MFA enabled)."
+            "the target pool's MFA to suit mfa_challenge (accept_password keeps factors only "
+            "where the target has MFA)."
         ),
     )
     params_model = MigrationTriggerParams
@@ -448,9 +455,9 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
     ) -> None:
         """The runbook's mfa_challenge, as the Lambda applies it, against both pools' MFA."""
         cognito = ctx.runbook.cognito
-        challenge = cognito.mfa_challenge if cognito is not None else "refuse"
+        challenge = cognito.mfa_challenge if cognito is not None else "accept_password"
         if variables is not None:
-            policy = variables.get(MFA_POLICY_ENV) or "refuse"
+            policy = variables.get(MFA_POLICY_ENV) or "accept_password"
             evidence["lambda_mfa_policy"] = policy
             if policy != challenge:
                 found.problem(
@@ -458,6 +465,10 @@ class MigrationTriggerCheck(Check[MigrationTriggerParams]):
                     f"the Lambda's {MFA_POLICY_ENV} is {policy!r} but the runbook's "
                     f"cognito.mfa_challenge is {challenge!r}",
                 )
+            if cognito is not None:
+                ci, cc = cognito.case_insensitive_emails, cognito.default_country_code
+                for name, verdict in mapping_verdicts(ci, cc, variables).items():
+                    found.add(name, verdict)
         target = _mfa_config(ctx.client("target", "cognito-idp"), target_pool)
         try:
             # guarded: GetUserPoolMfaConfig is a read

@@ -362,19 +362,49 @@ def mfa_verdicts(
             "moves only users without an MFA factor: each must set one up at the first "
             "sign-in after moving, and the app must handle the MFA_SETUP challenge",
         )
-    if challenge == "accept_password" and mode == "OFF":
+    # With no MFA in the source there is no factor to lose: nothing to judge here.
+    source_has_mfa = source_mode in ("ON", "OPTIONAL")
+    if challenge == "accept_password" and source_has_mfa and mode == "OFF":
         found["mfa_off_in_target"] = Verdict(
-            "fail",
-            "mfa_challenge is 'accept_password' but the target pool's MFA is OFF: users "
-            "with MFA in the source are moved on their password alone and can never set "
-            "up a factor again, and SMS-MFA users (enableSMSMFA needs MFA enabled in the "
-            "pool) cannot be moved",
+            "warn",
+            "mfa_challenge is 'accept_password' but the target pool's MFA is OFF: users with "
+            "MFA in the source move on their password alone and lose their factor (the "
+            "trigger lists them in custom:mfa_reenrol and its log) with no way to set one up "
+            "again until the target enables MFA",
         )
-    elif challenge == "accept_password" and not sms:
+    elif challenge == "accept_password" and source_has_mfa and not sms:
         found["mfa_no_sms_in_target"] = Verdict(
             "warn",
-            "mfa_challenge is 'accept_password' and the Lambda turns SMS MFA on for SMS-MFA "
-            "users, but the target pool has no SMS MFA configuration: their moved "
-            "sign-ins may not complete",
+            "mfa_challenge is 'accept_password' and the target pool has no SMS MFA "
+            "configuration: SMS-MFA users move without it and are listed for re-enrolment",
+        )
+    return found
+
+
+def mapping_verdicts(
+    case_insensitive_emails: bool, default_country_code: str | None, variables: dict[str, str]
+) -> dict[str, Verdict]:
+    """The Lambda maps attributes as force-migration will (the runbook's [cognito]).
+
+    Two paths create users: the trigger at sign-in and force-migration at the end.
+    If they lower-case emails or complete phone numbers differently, the same
+    person can arrive twice, or not be found by the other path.
+    """
+    found: dict[str, Verdict] = {}
+    lambda_ci = variables.get("CASE_INSENSITIVE_EMAILS", "true").strip().lower() != "false"
+    if lambda_ci != case_insensitive_emails:
+        found["email_case_mismatch"] = Verdict(
+            "fail",
+            f"the Lambda's CASE_INSENSITIVE_EMAILS is {str(lambda_ci).lower()} but the "
+            f"runbook's cognito.case_insensitive_emails is {str(case_insensitive_emails).lower()}",
+        )
+    lambda_cc = (variables.get("DEFAULT_COUNTRY_CODE") or "").lstrip("+") or None
+    wanted_cc = (default_country_code or "").lstrip("+") or None
+    if lambda_cc != wanted_cc:
+        found["country_code_mismatch"] = Verdict(
+            "fail",
+            f"the Lambda's DEFAULT_COUNTRY_CODE is {lambda_cc or 'unset'} but the runbook's "
+            f"cognito.default_country_code is {wanted_cc or 'unset'}: phone numbers would be "
+            "completed differently by the trigger and by force-migration",
         )
     return found

@@ -145,6 +145,7 @@ def _vpc(params: dict[str, Any], world: DemoWorld, where: str) -> None:
     _swap(params, "source_vpc_id", world.source_vpc_id, where)
     _swap(params, "target_vpc_id", world.target_vpc_id, where)
     _swap(params, "endpoint_ids", [world.endpoint_id], where)
+    _swap(params, "endpoint_service_name", world.endpoint_service_name, where)
 
 
 def _s3(params: dict[str, Any], world: DemoWorld, where: str) -> None:
@@ -186,8 +187,9 @@ _CHECK_VALUES: dict[str, _CheckValues] = {
 
 _DEMO_PARAMS: dict[str, Callable[[DemoWorld], dict[str, Any]]] = {
     # The seeded objects were written after the replication rules, so nothing
-    # pre-existing is left for a Batch Replication job to copy.
-    "s3.replication": lambda w: {"existing_objects_copied": True},
+    # pre-existing is left for a Batch Replication job to copy; none carries an
+    # SSE-KMS header (the source's default is SSE-S3).
+    "s3.replication": lambda w: {"existing_objects_copied": True, "no_sse_kms_objects": True},
     # The emulator has no quotas to share with live users. At the default pace
     # (10 reads/s) the one AdminGetUser per user still to move would run the
     # check into its MFA time budget on the demo's pool.

@@ -56,7 +56,7 @@ VALUE_SWAPS: set[Path_] = {
     ("checks", "cfn.stacks", "params", "stacks"),
     *(
         ("checks", "vpc.cidr_overlap", "params", k)
-        for k in ("source_vpc_id", "target_vpc_id", "endpoint_ids")
+        for k in ("source_vpc_id", "target_vpc_id", "endpoint_ids", "endpoint_service_name")
     ),
     *(
         ("checks", c, "params", "task_id")
@@ -80,6 +80,7 @@ VALUE_SWAPS: set[Path_] = {
 }
 DEMO_ONLY_PARAMS: set[Path_] = {
     ("checks", "s3.replication", "params", "existing_objects_copied"),
+    ("checks", "s3.replication", "params", "no_sse_kms_objects"),
     ("checks", "cognito.migration_progress", "params", "requests_per_second"),
     ("checks", "cognito.migration_window", "params", "requests_per_second"),
     ("checks", "refs.source_account", "params", "allow"),
@@ -104,6 +105,7 @@ def fake_world(*, site: bool = True) -> DemoWorld:
         source_vpc_id="vpc-0aaaaaaaaaaaaaaaa",
         target_vpc_id="vpc-0bbbbbbbbbbbbbbbb",
         endpoint_id="vpce-0123456789abcdef0",
+        endpoint_service_name="com.amazonaws.vpce.eu-west-1.vpce-svc-0aaaaaaaaaaaaaaaa",
         zone_id="Z0DEMO0000000000000",
         source_pool_id="eu-west-1_Source1",
         target_pool_id="eu-west-1_Target1",
@@ -186,6 +188,7 @@ def test_the_swapped_values_are_the_worlds() -> None:
     assert ours["dns"]["flip"] == {"mode": "simple", "values": [world.target_ip]}
     checks = {c["id"]: c.get("params", {}) for s in ours["steps"] for c in s.get("checks", [])}
     assert checks["vpc.cidr_overlap"]["endpoint_ids"] == [world.endpoint_id]
+    assert checks["vpc.cidr_overlap"]["endpoint_service_name"] == world.endpoint_service_name
     assert checks["dms.cdc_lag"]["window_minutes"] == world.lag.window_minutes
     # The demo's window is over at its flip; the share it waits for is the playbook's.
     assert checks["cognito.migration_window"]["window_days"] == 0

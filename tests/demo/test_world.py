@@ -289,6 +289,16 @@ def test_walk_every_step_to_the_flip_and_roll_back(
             "cognito.migration_progress": "pass",
             "cognito.migration_window": "pass",  # flipped, window 0 days, 92 % signed in
         }
+        # The demo's pools take an email as the username: the first round sent the
+        # source's UUID and every user failed, while the progress said "migrated".
+        ticks: list[str] = []
+        migrated = engine.do("force-migrate-users", progress=lambda _f, text: ticks.append(text))
+        assert migrated.ok, migrated.summary
+        counts = migrated.details["counts"]
+        assert counts["failed"] == 0 and counts["listed"] == 0
+        assert counts["created"] == world.users_total - world.users_migrated
+        assert counts["existing"] == world.users_migrated
+        assert "0 failed" in ticks[-2] and "created" in ticks[-2]
 
         result = runtime.rollback()
         assert result.confirmed, result.message

@@ -48,13 +48,25 @@ def seed_cognito(world: DemoWorld, users: int, migrated_fraction: float) -> None
         },
     )["FunctionArn"]
 
+    # Resets at force-migration send a code each: through SES, as the runbook asks,
+    # since Cognito's default sender delivers 50 a day.
+    sender = "no-reply@example.com"
+    world.client("target", "ses").verify_email_identity(EmailAddress=sender)
     target = world.client("target", "cognito-idp")
     target_pool = target.create_user_pool(
         PoolName="acme-prod-users-v2",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
         Schema=schema,
-        LambdaConfig={"UserMigration": world.trigger_function_arn},
+        EmailConfiguration={
+            "EmailSendingAccount": "DEVELOPER",
+            "SourceArn": f"arn:aws:ses:{world.region}:{world.target_account}:identity/{sender}",
+        },
+        # The same function copies groups at the first sign-in after the move.
+        LambdaConfig={
+            "UserMigration": world.trigger_function_arn,
+            "PostAuthentication": world.trigger_function_arn,
+        },
     )["UserPool"]
     world.target_pool_id = target_pool["Id"]
     lam.add_permission(

@@ -339,21 +339,35 @@ def run_with(ctx: Any, world: World) -> CheckResult:
     return run_check(ctx, "cognito.migration_trigger", {"target_client_id": world.target_client})
 
 
+def refuse(world: World) -> Any:
+    world.set_env({**seed_env(world.source_pool, world.source_client), "MFA_POLICY": "refuse"})
+    return with_challenge(world, "refuse")
+
+
 def test_lambda_mfa_policy_other_than_the_runbook_fails(world: World) -> None:
-    world.set_env(
-        {**seed_env(world.source_pool, world.source_client), "MFA_POLICY": "accept_password"}
-    )
-    result = trigger(world)  # the runbook says refuse (the default)
+    world.set_env({**seed_env(world.source_pool, world.source_client), "MFA_POLICY": "refuse"})
+    result = trigger(world)  # the runbook says accept_password (the default)
     expect(result, Status.FAIL, "env_mfa_policy_mismatch")
 
 
-def test_accept_password_with_mfa_off_in_the_target_fails(world: World) -> None:
-    result = run_with(accept_password(world), world)
-    expect(result, Status.FAIL, "mfa_off_in_target")
+def test_unset_mfa_policy_is_the_handlers_default_accept_password(world: World) -> None:
+    # The handler treats an unset MFA_POLICY as accept_password: so must the check.
+    result = run_with(with_challenge(world, "refuse"), world)
+    expect(result, Status.FAIL, "env_mfa_policy_mismatch")
+
+
+def test_accept_password_with_mfa_off_in_the_target_warns_when_the_source_has_mfa(
+    world: World,
+) -> None:
+    ctx = accept_password(world)
+    assert run_with(ctx, world).status == Status.PASS  # no MFA anywhere: nothing to lose
+    set_mfa(world, "source", "OPTIONAL")
+    expect(run_with(ctx, world), Status.WARN, "mfa_off_in_target")
 
 
 def test_accept_password_with_sms_mfa_in_the_target_passes(world: World) -> None:
     ctx = accept_password(world)
+    set_mfa(world, "source", "OPTIONAL", sms=True)
     set_mfa(world, "target", "OPTIONAL", sms=True)
     result = run_with(ctx, world)
     assert result.status == Status.PASS, result
@@ -363,13 +377,39 @@ def test_accept_password_with_sms_mfa_in_the_target_passes(world: World) -> None
 
 
 def test_refuse_with_mfa_required_in_the_source_fails(world: World) -> None:
+    ctx = refuse(world)
     set_mfa(world, "source", "ON")
-    result = trigger(world)
+    result = run_with(ctx, world)
     expect(result, Status.FAIL, "mfa_refuses_everyone")
 
 
 def test_refuse_with_mfa_required_in_the_target_warns(world: World) -> None:
+    ctx = refuse(world)
     set_mfa(world, "target", "ON")
-    result = trigger(world)
+    result = run_with(ctx, world)
     expect(result, Status.WARN, "mfa_required_in_target")
     assert "MFA_SETUP" in result_text(result)
+
+
+# --- attribute mapping: the trigger and force-migration agree --------------------------
+
+
+def test_the_lambda_maps_phones_and_emails_as_the_runbook_says(world: World) -> None:
+    cognito = world.ctx.runbook.cognito
+    assert cognito is not None
+    with_code = dataclasses.replace(
+        world.ctx,
+        runbook=world.ctx.runbook.model_copy(
+            update={"cognito": cognito.model_copy(update={"default_country_code": "44"})}
+        ),
+    )
+    # The runbook completes phones with +44; the Lambda, unset, would list them.
+    expect(run_with(with_code, world), Status.FAIL, "country_code_mismatch")
+    world.set_env(
+        {**seed_env(world.source_pool, world.source_client), "DEFAULT_COUNTRY_CODE": "+44"}
+    )
+    assert run_with(with_code, world).status != Status.FAIL
+    world.set_env(
+        {**seed_env(world.source_pool, world.source_client), "CASE_INSENSITIVE_EMAILS": "false"}
+    )
+    expect(run_with(world.ctx, world), Status.FAIL, "email_case_mismatch")
