@@ -1,0 +1,1 @@
+"""Watch criteria read from CloudWatch: alarms in the target, and shared metric reads."""
