@@ -13,9 +13,16 @@ from textual.widgets import DataTable, Footer, Static
 from runbook.dns.records import describe_set
 from runbook.dns.snapshot import Snapshot
 from runbook.formatting import duration
-from runbook.state import StepStatus
+from runbook.state import StepState, StepStatus
 from screens.messages import EngineChanged
-from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
+from screens.widgets import (
+    ROLLBACK_BINDING,
+    STATUS_ICON,
+    STATUS_STYLE,
+    RunbookScreen,
+    RunHeader,
+    badge,
+)
 
 
 def took(started: datetime | None, finished: datetime | None) -> str:
@@ -70,20 +77,30 @@ class OverviewScreen(RunbookScreen):
             status = app.step_status(step.id).value
             phase = step.phase if step.phase != previous_phase else ""
             previous_phase = step.phase
-            note = saved.note or ""
-            if saved.waiver and status != StepStatus.DONE:
-                note = f"waived: {saved.waiver}"
+            note, status_cell = self.waiver_note(saved, status)
             title = step.title + ("  (any order)" if step.independent else "")
             for column, value in (
                 ("phase", Text(phase, style="bold")),
                 ("step", title),
-                ("status", badge(status)),
+                ("status", status_cell),
                 ("took", took(saved.started_at, saved.finished_at)),
                 ("note", note),
             ):
                 table.update_cell(step.id, column, value, update_width=True)
         self.query_one("#banner", Static).update(self.banner_text())
         self.query_one("#dns-panel", Static).update(self.dns_text())
+
+    @staticmethod
+    def waiver_note(saved: StepState, status: str) -> tuple[str, Text]:
+        """A waived step reads as waived, never as plain "done", with what it covered."""
+        note = saved.note or ""
+        if saved.waiver and status != StepStatus.DONE:
+            return f"waived: {saved.waiver}", badge(status)
+        if status == StepStatus.DONE and saved.waived_checks:
+            covered = "; ".join(f"{c}: {r}" for c, r in saved.waived_checks.items())
+            cell = Text(f"{STATUS_ICON['done']} waived", style=STATUS_STYLE["waived"])
+            return f"done under a waiver ({covered})" + (f"; {note}" if note else ""), cell
+        return note, badge(status)
 
     def banner_text(self) -> Text:
         app = self.rb
