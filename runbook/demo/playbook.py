@@ -182,6 +182,9 @@ _CHECK_VALUES: dict[str, _CheckValues] = {
     "cognito.canary_signin": lambda p, w, at: _swap(p, "target_client_id", w.target_client_id, at),
     "cognito.migration_window": _migration_window,
     "synthetic.http": _synthetic_urls,
+    "cognito.signin_success": lambda p, w, at: _swap(p, "target_client_id", w.target_client_id, at),
+    # The seeded alarm is the app's one alarm: a prefix equal to its name watches it.
+    "cloudwatch.alarms": lambda p, w, at: _swap(p, "prefix", w.alarm_name, at),
 }
 """Per check ID, how the playbook's parameter values become the demo world's."""
 
@@ -196,11 +199,26 @@ _DEMO_PARAMS: dict[str, Callable[[DemoWorld], dict[str, Any]]] = {
     "cognito.migration_progress": lambda w: {"requests_per_second": 50},
     # Its share is counted the same way, with the same pace and the same reason.
     "cognito.migration_window": lambda w: {"requests_per_second": 50},
+    # The emulator has no DescribeTableStatistics, so the drain gate cannot see
+    # DMS's per-table counters stand still (it says so): three one-minute samples
+    # of zero source rows stand in for that 30-second proof.
+    "source.writes_stopped": lambda w: {"consecutive_samples": 3},
     # The seeded migration trigger's OLD_ROLE_ARN names the source on purpose
     # (the role it assumes there), as the playbook's step says.
     "refs.source_account": lambda w: {"allow": [f"lambda:{w.trigger_function}:OLD_ROLE_ARN"]},
 }
 """Demo-only parameters: per check ID, parameters the playbook leaves at their defaults."""
+
+
+DEMO_WATCH = {"window_s": 6, "interval_s": 2}
+"""Demo-only action values: a rehearsal watches seconds, not the playbook's 30 minutes."""
+
+_DEMO_ACTION_VALUES: dict[str, Callable[[DemoWorld], dict[str, Any]]] = {
+    # Demo-only values: the watch holds for seconds, not the playbook's 30 minutes, so
+    # the rehearsal (and the tests that walk it) see its rounds and go on.
+    "watch": lambda w: dict(DEMO_WATCH),
+}
+"""Per action kind, the action values the demo swaps (each must be in the playbook)."""
 
 
 def demo_notes(world: DemoWorld) -> dict[str, str]:
@@ -242,6 +260,12 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
         "verify-traffic": (
             f"*Demo:* the site answers for {world.record_name} from the side its A record\n"
             f"points at: the source (no `{MARKER[0]}: {MARKER[1]}` header) until the flip."
+        ),
+        "watch-after-flip": (
+            f"*Demo:* the window is {DEMO_WATCH['window_s']} s, a round every "
+            f"{DEMO_WATCH['interval_s']} s. Nobody signs in to the emulator, so the\n"
+            "sign-in and trigger criteria warn (no data: no evidence either way), which is\n"
+            "not a breach; a failed criterion would stop the watch and offer `ctrl+r`."
         ),
         "flip-dns": (
             "*Demo:* the lowered TTL has not been in force for 24 h: waive the TTL check\n"
@@ -311,6 +335,15 @@ def _derive_checks(step: dict[str, Any], world: DemoWorld) -> None:
     step["checks"] = kept
 
 
+def _derive_action(step: dict[str, Any], world: DemoWorld) -> None:
+    action = step.get("action")
+    values = _DEMO_ACTION_VALUES.get(str(action.get("kind"))) if isinstance(action, dict) else None
+    if values is None or not isinstance(action, dict):
+        return
+    for key, value in values(world).items():
+        _swap(action, key, value, f"steps[{step.get('id')}].action")
+
+
 def derive(playbook: Mapping[str, Any], world: DemoWorld) -> dict[str, Any]:
     """The demo runbook as a dict: the playbook with the world's values, never its own steps."""
     book: dict[str, Any] = copy.deepcopy(dict(playbook))
@@ -333,6 +366,7 @@ def derive(playbook: Mapping[str, Any], world: DemoWorld) -> dict[str, Any]:
             # The playbook's instructions, whole, then what differs in the demo.
             step["instructions"] = f"{step.get('instructions', '').rstrip()}\n\n{note}\n"
         _derive_checks(step, world)
+        _derive_action(step, world)
     return book
 
 

@@ -19,6 +19,7 @@ import runbook
 from runbook.demo.model import DemoWorld
 from runbook.demo.playbook import (
     DEMO_MARKER,
+    DEMO_WATCH,
     DemoDirectoryError,
     PlaybookError,
     demo_notes,
@@ -32,6 +33,9 @@ from runbook.demo.site import MARKER, DemoSite
 from runbook.loader import LoadedRunbook, load
 
 BUNDLED = Path(__file__).resolve().parents[2] / "runbook.toml"
+WATCH_AT = [
+    s["action"]["kind"] for s in tomllib.loads(BUNDLED.read_text(encoding="utf-8"))["steps"]
+].index("watch")
 
 Path_ = tuple[str, ...]
 Diff = tuple[str, Path_]
@@ -54,6 +58,8 @@ VALUE_SWAPS: set[Path_] = {
     ("steps", "instructions"),  # the playbook's text, then a "*Demo:*" note (below)
     ("checks", "cfn.drift", "params", "stacks"),
     ("checks", "cfn.stacks", "params", "stacks"),
+    # No table statistics on the emulator: more samples stand in (playbook.py says why).
+    ("checks", "source.writes_stopped", "params", "consecutive_samples"),
     *(
         ("checks", "vpc.cidr_overlap", "params", k)
         for k in ("source_vpc_id", "target_vpc_id", "endpoint_ids", "endpoint_service_name")
@@ -77,6 +83,10 @@ VALUE_SWAPS: set[Path_] = {
     ),
     ("checks", "cognito.canary_signin", "params", "target_client_id"),
     ("checks", "synthetic.http", "params", "urls"),
+    ("checks", "cognito.signin_success", "params", "target_client_id"),
+    ("checks", "cloudwatch.alarms", "params", "prefix"),
+    ("steps", "action", "window_s"),  # the watch: seconds in a rehearsal, not 30 minutes
+    ("steps", "action", "interval_s"),
 }
 DEMO_ONLY_PARAMS: set[Path_] = {
     ("checks", "s3.replication", "params", "existing_objects_copied"),
@@ -196,6 +206,10 @@ def test_the_swapped_values_are_the_worlds() -> None:
     assert checks["refs.source_account"]["allow"] == [
         f"lambda:{world.trigger_function}:OLD_ROLE_ARN"
     ]
+    assert checks["cognito.signin_success"]["target_client_id"] == world.target_client_id
+    assert checks["cloudwatch.alarms"] == {"prefix": world.alarm_name}
+    watches = [s["action"] for s in ours["steps"] if s["action"]["kind"] == "watch"]
+    assert watches == [{"kind": "watch", **DEMO_WATCH, "on_breach": "offer"}]
     urls = [u if isinstance(u, str) else u["url"] for u in checks["synthetic.http"]["urls"]]
     assert urls and all(u.startswith(f"{world.site_url}/") for u in urls)
 
@@ -279,6 +293,7 @@ def _drop(playbook: dict[str, Any], path: tuple[str | int, ...]) -> None:
         ("accounts", "source", "role_arn"),
         ("cognito",),
         ("steps", 4, "checks", 0, "params", "task_id"),  # replicate-database: dms.task
+        ("steps", WATCH_AT, "action", "window_s"),  # the watch's window, swapped for seconds
     ],
 )
 def test_a_playbook_without_a_swapped_value_is_refused(path: tuple[str | int, ...]) -> None:
