@@ -269,6 +269,7 @@ class _Builder:
                         str(item.get("check") or "?"),
                         str(item.get("status") or "?"),
                         str(item.get("summary") or ""),
+                        str(item.get("reason") or ""),
                     )
                 )
         self.waivers.append(Waiver(e, str(e.details.get("reason") or ""), waived))

@@ -192,6 +192,7 @@ class WaivedCheck:
     check: str
     status: str
     summary: str
+    reason: str = ""  # this check's own reason; older logs have only the waiver's
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ class Rollback:
     @property
     def state(self) -> str:
         if self.declined is not None:
-            return "not confirmed by the operator; nothing sent"
+            return "declined by the operator; nothing sent"
         if self.end is None:
             return "no outcome recorded"
         return "confirmed" if self.end.details.get("confirmed") is True else "NOT confirmed"

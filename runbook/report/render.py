@@ -32,6 +32,7 @@ from markupsafe import Markup
 from runbook.aws.redact import redact_text
 from runbook.formatting import duration, printable, utc_time
 from runbook.report.model import Previous, Report, unique
+from runbook.report.outcome import gate_verdict, outcome
 
 TIMELINE_LIMIT = 5000  # beyond this the timeline is `runbook audit show`'s job
 
@@ -108,6 +109,8 @@ def glance(report: Report) -> list[str]:
     gates_failed = sum(1 for g in report.gates if g.passed is not True)
     rollbacks = report.rollbacks
     confirmed = sum(1 for r in rollbacks if r.confirmed)
+    # A declined confirmation sent nothing: it is not a rollback that failed to confirm.
+    declined = sum(1 for r in rollbacks if r.declined is not None)
     operators = unique(w for r in report.runs for w in r.who)
     sessions = sum(len(r.sessions) for r in report.runs)
     return [
@@ -117,7 +120,9 @@ def glance(report: Report) -> list[str]:
         "after a crash",
         f"{len(report.gates)} gate run(s), {gates_failed} not passed; "
         f"{len(report.waivers)} waiver(s)",
-        f"{len(rollbacks)} rollback(s): {confirmed} confirmed, {len(rollbacks) - confirmed} not",
+        f"{len(rollbacks) - declined} rollback(s): {confirmed} confirmed, "
+        f"{len(rollbacks) - declined - confirmed} NOT confirmed; "
+        f"{declined} declined at the confirmation (nothing sent)",
     ]
 
 
@@ -125,6 +130,7 @@ def _context(report: Report) -> dict[str, Any]:
     title, more = chain_lines(report)
     return {
         "report": report,
+        "outcome": outcome(report),
         "chain_title": title,
         "chain_more": more,
         "head_note": HEAD_NOTE,
@@ -148,7 +154,12 @@ def _environment(*, autoescape: bool, finalize: Callable[[Any], Any]) -> Environ
         keep_trailing_newline=True,
     )
     env.filters.update(
-        utc=utc_time, duration=duration, delta=fmt_delta, json=to_json, status_word=status_word
+        utc=utc_time,
+        duration=duration,
+        delta=fmt_delta,
+        json=to_json,
+        status_word=status_word,
+        verdict=gate_verdict,
     )
     return env
 

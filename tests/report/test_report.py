@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from runbook.formatting import duration as fmt_duration
 from runbook.report.build import build_report
 from runbook.report.command import output_prefix, report_command, write_report
 from runbook.report.render import fmt_delta, render_html, render_markdown
+from tests.support.auditlogs import Clock, action, check, gate
 
 SOURCE, TARGET = "111111111111", "222222222222"
 ALICE_ARN = f"arn:aws:sts::{TARGET}:assumed-role/cutover/alice"
@@ -32,53 +33,6 @@ WAIVER = (
 MANUAL = (
     "aws route53 change-resource-record-sets --hosted-zone-id Z123 --change-batch file://rb.json"
 )
-
-
-class Clock:
-    """A settable clock, so every duration in the report is known exactly."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def check(
-    check_id: str, status: str, summary: str, evidence: dict[str, Any], *details: str
-) -> dict[str, Any]:
-    """A check.result's details, shaped as the engine writes them."""
-    return {
-        "check": check_id,
-        "title": f"title of {check_id}",
-        "blocking": True,
-        "status": status,
-        "summary": summary,
-        "details": list(details),
-        "evidence": evidence,
-        "duration_s": 0.25,
-    }
-
-
-def gate(log: AuditLog, clock: Clock, step: str, checks: list[dict[str, Any]]) -> None:
-    log.record("gate.started", step=step, checks=[c["check"] for c in checks])
-    for result in checks:
-        clock.tick(1)
-        log.record("check.result", step=step, **result)
-    passed = all(c["status"] in ("pass", "warn") for c in checks)
-    statuses = {c["check"]: c["status"] for c in checks}
-    log.record("gate.finished", step=step, passed=passed, statuses=statuses)
-
-
-def action(
-    log: AuditLog, clock: Clock, step: str, kind: str, took: float, summary: str, ok: bool = True
-) -> None:
-    log.record("action.intent", step=step, kind=kind)
-    clock.tick(took)
-    log.record("action.outcome", step=step, ok=ok, summary=summary)
 
 
 def identity(arn: str) -> list[dict[str, Any]]:
@@ -243,7 +197,7 @@ def test_who_what_when_and_the_chain(logs: tuple[Path, Path, str]) -> None:
     assert glance < markdown.index("## Who ran it")
     assert "3 action(s): 3 ok, 0 failed, 0 without an outcome, 1 reconciled" in markdown
     assert "2 gate run(s), 1 not passed; 1 waiver(s)" in markdown
-    assert "2 rollback(s): 1 confirmed, 1 not" in markdown
+    assert "2 rollback(s): 1 confirmed, 1 NOT confirmed; 0 declined" in markdown
 
 
 def test_gates_evidence_waiver_rollbacks_and_reconciliation(logs: tuple[Path, Path, str]) -> None:
