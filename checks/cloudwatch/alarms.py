@@ -3,7 +3,9 @@
 A watch criterion: `ALARM` fails, `INSUFFICIENT_DATA` warns (the alarm cannot
 tell: no data yet, or its metric stopped), `OK` passes. Nothing to judge never
 passes: a named alarm that does not exist fails (a typo would otherwise watch
-nothing), a prefix that matches no alarm warns.
+nothing), a prefix that matches no alarm warns. An alarm whose reason is
+still "Unchecked: Initial alarm creation" was never evaluated: AWS starts it in
+INSUFFICIENT_DATA, the emulator (which evaluates no alarm) in OK; it warns.
 
 DescribeAlarms returns only metric alarms unless `AlarmTypes` asks for
 composite alarms too, and returns composite alarms only to a caller whose
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
 
 AlarmName = str
+UNCHECKED = "Unchecked:"  # "Unchecked: Initial alarm creation": no evaluation yet
 
 
 class AlarmsParams(BaseModel):
@@ -135,4 +138,13 @@ class AlarmsCheck(Check[AlarmsParams]):
         odd = [str(a["AlarmName"]) for a in alarms if a.get("StateValue") != "OK"]
         if odd:  # a state DescribeAlarms does not document
             return CheckResult.warned(f"state unknown: {', '.join(odd)}", details, **evidence)
+        unchecked = [
+            str(a["AlarmName"])
+            for a in alarms
+            if str(a.get("StateReason", "")).startswith(UNCHECKED)
+        ]
+        if unchecked:
+            return CheckResult.warned(
+                f"never evaluated since created: {', '.join(unchecked)}", details, **evidence
+            )
         return CheckResult.passed(f"{len(alarms)} alarm(s) OK ({what})", details, **evidence)

@@ -36,6 +36,24 @@ def alarm(clients: Clients, name: str, state: str) -> None:
     cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test says {state}")
 
 
+def test_an_alarm_never_evaluated_warns(check_context: CheckContext, clients: Clients) -> None:
+    """moto creates alarms OK ("Unchecked: Initial alarm creation") and never evaluates them."""
+    cw = clients("target", "cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="desapp-5xx",
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    result = run(check_context, "cloudwatch.alarms", {"names": ["desapp-5xx"]})
+    assert result.status == Status.WARN, result
+    assert result.summary == "never evaluated since created: desapp-5xx"
+
+
 def test_named_alarms_all_ok_pass(check_context: CheckContext, clients: Clients) -> None:
     alarm(clients, "desapp-5xx", "OK")
     alarm(clients, "desapp-latency", "OK")
