@@ -1,6 +1,6 @@
 """Child process for the kill-and-restart test: force-migrates against moto's server.
 
-`python -m tests.cognito.force_child STATE_DIR SOURCE_POOL TARGET_POOL KILL_AFTER`
+`python -m tests.cognito.force_child STATE_DIR SOURCE_POOL TARGET_POOL KILL_AFTER [WORKERS]`
 SIGKILLs itself right after its KILL_AFTER-th AdminCreateUser reached the
 server (0: never), the worst moment: the user exists in the target, but its
 groups, password state and sub-map row are not written yet. Otherwise it
@@ -26,6 +26,7 @@ from tests.support.runbooks import base_runbook
 
 def main() -> None:
     state_dir, source_pool, target_pool, kill_after = sys.argv[1:5]
+    workers = int(sys.argv[5]) if len(sys.argv) > 5 else 4
     sessions = SessionFactory(Runbook.model_validate(base_runbook()).accounts)
     source = sessions.client("source", "cognito-idp")
     target = sessions.client("target", "cognito-idp")
@@ -46,7 +47,7 @@ def main() -> None:
         target_pool=target_pool,
         state_dir=Path(state_dir),
         rate_per_second=10_000,
-        workers=4,
+        workers=workers,
     )
     print(json.dumps(report.to_json()), flush=True)
 

@@ -30,6 +30,12 @@ class Pools:
     target: Any
     source_pool: str
     target_pool: str
+    email_username: bool = False
+    """Both pools take an email as the username: Cognito names each user with a UUID."""
+
+    def name(self, i: int) -> str:
+        """What to pass as `Username` for the `i`-th user (an alias works for admin calls)."""
+        return email_of(i) if self.email_username else username(i)
 
 
 # The target sends through SES: Cognito's default sender (50 a day) would refuse
@@ -40,29 +46,48 @@ SES_SENDER = {
 }
 
 
-def make_pools(admin: Any, *, mfa: bool = False, target_groups: tuple[str, ...] = ()) -> Pools:
+def make_pools(
+    admin: Any,
+    *,
+    mfa: bool = False,
+    target_groups: tuple[str, ...] = (),
+    email_username: bool = False,
+) -> Pools:
     source = admin("source").client("cognito-idp")
     target = admin("target").client("cognito-idp")
+    kind: dict[str, Any] = {"UsernameAttributes": ["email"]} if email_username else {}
     source_pool = source.create_user_pool(
         PoolName="prod-users",
         Schema=SCHEMA_SOURCE,
         MfaConfiguration="OPTIONAL" if mfa else "OFF",
+        **kind,
     )["UserPool"]["Id"]
     target_pool = target.create_user_pool(
         PoolName="new-users",
         Schema=SCHEMA_TARGET,
         UsernameConfiguration={"CaseSensitive": False},
         EmailConfiguration=SES_SENDER,
+        **kind,
     )["UserPool"]["Id"]
     for group in ("staff", "admins"):
         source.create_group(UserPoolId=source_pool, GroupName=group)
     for group in target_groups or ("staff", "admins"):
         target.create_group(UserPoolId=target_pool, GroupName=group)
-    return Pools(source, target, source_pool, target_pool)
+    return Pools(source, target, source_pool, target_pool, email_username)
 
 
 def username(i: int) -> str:
     return f"user{i:05d}"
+
+
+def email_of(i: int) -> str:
+    return f"user{i}@example.com"
+
+
+def index_of(user: dict[str, Any]) -> int:
+    """Which seeded user this is, by its email (the one identity both pools share)."""
+    email = next(a["Value"] for a in user["Attributes"] if a["Name"] == "email")
+    return int(email.lower().split("@")[0].removeprefix("user"))
 
 
 def source_attributes(i: int) -> dict[str, str]:
@@ -98,18 +123,21 @@ def groups_of(i: int) -> list[str]:
 
 def seed(pools: Pools, count: int) -> None:
     for i in range(count):
+        values = source_attributes(i)
+        if pools.email_username:
+            values["email"] = email_of(i)  # the sign-in name, as the user typed it
         pools.source.admin_create_user(
             UserPoolId=pools.source_pool,
-            Username=username(i),
-            UserAttributes=[{"Name": k, "Value": v} for k, v in source_attributes(i).items()],
+            Username=pools.name(i),
+            UserAttributes=[{"Name": k, "Value": v} for k, v in values.items()],
             MessageAction="SUPPRESS",
         )
         for group in groups_of(i):
             pools.source.admin_add_user_to_group(
-                UserPoolId=pools.source_pool, Username=username(i), GroupName=group
+                UserPoolId=pools.source_pool, Username=pools.name(i), GroupName=group
             )
         if i % 13 == 0:
-            pools.source.admin_disable_user(UserPoolId=pools.source_pool, Username=username(i))
+            pools.source.admin_disable_user(UserPoolId=pools.source_pool, Username=pools.name(i))
 
 
 def pre_migrate(pools: Pools, indexes: range) -> None:
@@ -118,16 +146,16 @@ def pre_migrate(pools: Pools, indexes: range) -> None:
         values = expected_attributes(i) | {"custom:tier": "lazy"}
         pools.target.admin_create_user(
             UserPoolId=pools.target_pool,
-            Username=username(i),
+            Username=pools.name(i),
             UserAttributes=[{"Name": k, "Value": v} for k, v in values.items()],
             MessageAction="SUPPRESS",
         )
         pools.target.admin_set_user_password(
-            UserPoolId=pools.target_pool, Username=username(i), Password=PASSWORD, Permanent=True
+            UserPoolId=pools.target_pool, Username=pools.name(i), Password=PASSWORD, Permanent=True
         )
         for group in groups_of(i):
             pools.target.admin_add_user_to_group(
-                UserPoolId=pools.target_pool, Username=username(i), GroupName=group
+                UserPoolId=pools.target_pool, Username=pools.name(i), GroupName=group
             )
 
 
@@ -162,14 +190,22 @@ def read_map(state_dir: Path, name: str = MAP_FILE) -> list[dict[str, str]]:
 def assert_migrated_exactly_once(
     pools: Pools, state_dir: Path, count: int, pre: range = range(0)
 ) -> None:
-    """Every source user in the target once, mapped, grouped, in the sub map once."""
-    source_users = {u["Username"]: u for u in all_users(pools.source, pools.source_pool)}
+    """Every source user in the target once, mapped, grouped, in the sub map once.
+
+    Users are matched by email, the identity both pools share: in email-as-username
+    pools each side names the user with its own UUID.
+    """
+    source_list = all_users(pools.source, pools.source_pool)
+    source_users = {u["Username"]: u for u in source_list}
     target_list = all_users(pools.target, pools.target_pool)
     target_users = {u["Username"]: u for u in target_list}
-    assert len(target_list) == len(target_users) == count  # no duplicates
-    assert set(target_users) == set(source_users)
+    by_index = {index_of(u): u for u in target_list}
+    assert len(target_list) == len(target_users) == len(by_index) == count  # no duplicates
+    assert sorted(by_index) == sorted(index_of(u) for u in source_list) == list(range(count))
+    if not pools.email_username:
+        assert set(target_users) == set(source_users)
     for i in range(count):
-        user = target_users[username(i)]
+        user = by_index[i]
         values = {a["Name"]: a["Value"] for a in user["Attributes"] if a["Name"] != "sub"}
         if i in pre:
             assert values["custom:tier"] == "lazy" and user["UserStatus"] == "CONFIRMED"
@@ -179,15 +215,20 @@ def assert_migrated_exactly_once(
         reset = i % 7 != 0 and i % 13 != 0
         assert user["UserStatus"] == ("RESET_REQUIRED" if reset else "FORCE_CHANGE_PASSWORD")
         assert user["Enabled"] == (i % 13 != 0)
+    source_name = {u["Username"]: index_of(u) for u in source_list}
+    target_name = {u["Username"]: index_of(u) for u in target_list}
     for group in ("staff", "admins"):
-        assert members(pools.target, pools.target_pool, group) == members(
-            pools.source, pools.source_pool, group
-        )
+        moved = {target_name[n] for n in members(pools.target, pools.target_pool, group)}
+        had = {source_name[n] for n in members(pools.source, pools.source_pool, group)}
+        assert moved == had, group
     rows = read_map(state_dir)
     assert len(rows) == count and {r["username"] for r in rows} == set(source_users)
     for row in rows:
-        assert row["old_sub"] == sub_of(source_users[row["username"]])
-        assert row["new_sub"] == sub_of(target_users[row["username"]])
+        old = source_users[row["username"]]
+        assert row["old_sub"] == sub_of(old)
+        new = by_index[index_of(old)]
+        assert row["new_sub"] == sub_of(new)
+        assert row["new_username"] == new["Username"]
         assert row["outcome"] in ("created", "existing")
 
 
