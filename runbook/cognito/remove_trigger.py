@@ -40,22 +40,21 @@ def settings(client: Any, pool: dict[str, Any]) -> dict[str, Any]:
         value = pool.get(_RENAMED.get(name, name))
         if name not in _NOT_SENT and value is not None:
             out[name] = value
+    # A pool with TemporaryPasswordValidityDays may also describe the deprecated
+    # UnusedAccountValidityDays it superseded; sending both is refused ("Please use
+    # TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays").
+    password = out.get("Policies", {}).get("PasswordPolicy", {})
+    admin = out.get("AdminCreateUserConfig")
+    if "TemporaryPasswordValidityDays" in password and isinstance(admin, dict):
+        out["AdminCreateUserConfig"] = {
+            k: v for k, v in admin.items() if k != "UnusedAccountValidityDays"
+        }
     return out
 
 
 def update_request(client: Any, pool: dict[str, Any]) -> dict[str, Any]:
     """UpdateUserPool's parameters carrying over every setting the pool has now."""
-    request: dict[str, Any] = {"UserPoolId": pool["Id"], **settings(client, pool)}
-    # A pool with TemporaryPasswordValidityDays also describes the deprecated
-    # UnusedAccountValidityDays; sending both is refused ("Please use
-    # TemporaryPasswordValidityDays in PasswordPolicy instead of UnusedAccountValidityDays").
-    password = request.get("Policies", {}).get("PasswordPolicy", {})
-    admin = request.get("AdminCreateUserConfig")
-    if "TemporaryPasswordValidityDays" in password and isinstance(admin, dict):
-        request["AdminCreateUserConfig"] = {
-            k: v for k, v in admin.items() if k != "UnusedAccountValidityDays"
-        }
-    return request
+    return {"UserPoolId": pool["Id"], **settings(client, pool)}
 
 
 def migration_complete(ctx: ActionContext, action: RemoveTriggerAction) -> tuple[bool, str]:

@@ -176,6 +176,7 @@ _CHECK_VALUES: dict[str, _CheckValues] = {
     "dms.task": _task,
     "dms.source_replica": _task,
     "dms.cdc_lag": _cdc_lag,
+    "dms.validation": _task,
     "source.writes_stopped": _task,
     "s3.replication": _s3,
     "cognito.migration_trigger": _migration_trigger,
@@ -217,6 +218,7 @@ _DEMO_ACTION_VALUES: dict[str, Callable[[DemoWorld], dict[str, Any]]] = {
     # Demo-only values: the watch holds for seconds, not the playbook's 30 minutes, so
     # the rehearsal (and the tests that walk it) see its rounds and go on.
     "watch": lambda w: dict(DEMO_WATCH),
+    "dms.stop_task": lambda w: {"task_id": w.task_id},
 }
 """Per action kind, the action values the demo swaps (each must be in the playbook)."""
 
@@ -266,6 +268,13 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
             f"{DEMO_WATCH['interval_s']} s. Nobody signs in to the emulator, so the\n"
             "sign-in and trigger criteria warn (no data: no evidence either way), which is\n"
             "not a breach; a failed criterion would stop the watch and offer `ctrl+r`."
+        ),
+        "final-validation": (
+            "*Demo:* the emulator has no DescribeTableStatistics, so validation cannot be\n"
+            "read (`skipped`, which does not pass a blocking gate): waive it with a reason."
+        ),
+        "stop-replication": (
+            "*Demo:* the emulated task stops at once; it stays listed, `stopped`."
         ),
         "flip-dns": (
             "*Demo:* the lowered TTL has not been in force for 24 h: waive the TTL check\n"

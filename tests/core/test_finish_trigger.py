@@ -137,6 +137,27 @@ def test_removes_the_trigger_and_keeps_every_other_setting(
     runtime.close()
 
 
+def test_a_pool_with_the_default_settings_keeps_them(aws: None, admin: Any, tmp_path: Path) -> None:
+    """Created with defaults, a pool describes the deprecated UnusedAccountValidityDays too."""
+    client = admin("target").client("cognito-idp")
+    pool_id = client.create_user_pool(
+        PoolName="defaults", UsernameAttributes=["email"], LambdaConfig={"UserMigration": MIGRATION}
+    )["UserPool"]["Id"]
+    before = described(admin, pool_id)
+    assert before["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"]
+    finished(tmp_path, pool_id)
+    runtime, engine = reopen(runbook(tmp_path, pool_id))
+    walk(engine, "verify-accounts")
+    outcome = engine.do("remove-trigger")
+    assert outcome.ok, outcome.summary
+    after = described(admin, pool_id)
+    assert not after.get("LambdaConfig")
+    assert after["Policies"] == before["Policies"]
+    invite = before["AdminCreateUserConfig"]["InviteMessageTemplate"]
+    assert after["AdminCreateUserConfig"]["InviteMessageTemplate"] == invite
+    runtime.close()
+
+
 def test_a_post_authentication_trigger_of_another_function_stays(
     aws: None, admin: Any, tmp_path: Path
 ) -> None:

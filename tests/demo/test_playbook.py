@@ -7,6 +7,7 @@ shapes, enough for the loader to validate every check's parameters.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,7 @@ VALUE_SWAPS: set[Path_] = {
             "dms.source_replica",
             "dms.cdc_lag",
             "source.writes_stopped",
+            "dms.validation",
         )
     ),
     ("checks", "dms.cdc_lag", "params", "window_minutes"),
@@ -87,6 +89,7 @@ VALUE_SWAPS: set[Path_] = {
     ("checks", "cloudwatch.alarms", "params", "prefix"),
     ("steps", "action", "window_s"),  # the watch: seconds in a rehearsal, not 30 minutes
     ("steps", "action", "interval_s"),
+    ("steps", "action", "task_id"),  # the DMS task the stop-replication step stops
 }
 DEMO_ONLY_PARAMS: set[Path_] = {
     ("checks", "s3.replication", "params", "existing_objects_copied"),
@@ -212,6 +215,19 @@ def test_the_swapped_values_are_the_worlds() -> None:
     assert watches == [{"kind": "watch", **DEMO_WATCH, "on_breach": "offer"}]
     urls = [u if isinstance(u, str) else u["url"] for u in checks["synthetic.http"]["urls"]]
     assert urls and all(u.startswith(f"{world.site_url}/") for u in urls)
+
+
+def test_the_finishing_steps_name_the_worlds_task() -> None:
+    world = dataclasses.replace(fake_world(), task_id="demo-task-2")
+    steps = {s["id"]: s for s in derive(bundled(), world)["steps"]}
+    assert steps["stop-replication"]["action"] == {
+        "kind": "dms.stop_task",
+        "task_id": "demo-task-2",
+    }
+    assert steps["final-validation"]["checks"][0]["params"]["task_id"] == "demo-task-2"
+    found = set(diffs(derive(bundled(), world), bundled()))
+    assert ("changed", ("steps", "action", "task_id")) in found
+    assert found - ALLOWED == set()
 
 
 def test_every_url_the_playbook_probes_is_served_by_the_demo_site() -> None:
