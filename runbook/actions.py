@@ -23,7 +23,11 @@ from runbook.model import (
     LowerTtlAction,
     ManualAction,
     NoAction,
+    RemoveTriggerAction,
+    RestoreTtlAction,
+    StopTaskAction,
     WaitAction,
+    WatchAction,
 )
 from runbook.state import RunState, utcnow
 
@@ -40,6 +44,10 @@ def describe_intent(ctx: ActionContext) -> dict[str, Any]:
     if isinstance(action, LowerTtlAction | FlipAction):
         cfg = ctx.runtime.model.dns
         details.update(zone_id=cfg.zone_id, name=cfg.name, type=cfg.type)
+    if isinstance(action, StopTaskAction | RestoreTtlAction | RemoveTriggerAction):
+        from runbook import finish_actions  # late: it imports runbook.dns and runbook.cognito
+
+        details.update(finish_actions.intent(action, ctx))
     return details
 
 
@@ -61,6 +69,14 @@ def perform(ctx: ActionContext) -> ActionOutcome:
         from runbook.cognito.action import force_migrate_action  # late: optional module
 
         return force_migrate_action(ctx, action)
+    if isinstance(action, WatchAction):
+        from runbook.watch import watch_action  # late: watch.py imports the runner
+
+        return watch_action(ctx, action)
+    if isinstance(action, StopTaskAction | RestoreTtlAction | RemoveTriggerAction):
+        from runbook import finish_actions
+
+        return finish_actions.perform(action, ctx)
     raise ActionError(f"unknown action kind {action.kind!r}")
 
 
@@ -312,4 +328,8 @@ def reconcile(ctx: ActionContext) -> ActionOutcome | None:
         if contains_sets(current, wanted):
             return _flipped(rt, snapshot, "reconciled after a crash: the flip had been applied", {})
         return None
+    if isinstance(action, StopTaskAction | RestoreTtlAction | RemoveTriggerAction):
+        from runbook import finish_actions
+
+        return finish_actions.reconcile(action, ctx)
     return None

@@ -31,9 +31,12 @@ from runbook.lease import LeaseHeld, RunLease
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
 from runbook.state import RunState, StepStatus, utcnow
+from runbook.waivers import MIN_WAIVER_CHARS as MIN_WAIVER_CHARS  # re-exported: its old home
+from runbook.waivers import WaiverRequest, settle
+from runbook.waivers import summary as waiver_summary
+from runbook.watch import step_jobs
 
 GATE_MAX_AGE_S = 15 * 60  # a gate older than this is stale: CDC lag from an hour ago says nothing
-MIN_WAIVER_CHARS = 3
 
 
 class GateNotPassed(RuntimeError):
@@ -182,22 +185,7 @@ class Engine:
         return [ref.id for ref in step.checks if self.rt.registry.get(ref.id).meta.live]
 
     def jobs(self, step_id: str, only: list[str] | None = None) -> list[CheckJob]:
-        step = self.rt.model.step(step_id)
-        jobs = []
-        for index, ref in enumerate(step.checks):
-            if only is not None and ref.id not in only:
-                continue
-            cls = self.rt.registry.get(ref.id)
-            jobs.append(
-                CheckJob(
-                    step=step_id,
-                    check_cls=cls,
-                    params=self.rt.loaded.params[(step_id, index)],
-                    blocking=cls.meta.blocking if ref.blocking is None else ref.blocking,
-                    timeout_s=ref.timeout_s or self.rt.model.settings.check_timeout_s,
-                )
-            )
-        return jobs
+        return step_jobs(self.rt, step_id, only)  # one home: the watch builds the same jobs
 
     def run_gate(
         self,
@@ -242,33 +230,34 @@ class Engine:
         )
         return gate
 
-    def waive(self, step_id: str, reason: str) -> None:
-        """Accept a failed gate with a typed reason; audited with what was waived."""
-        reason = reason.strip()
-        if len(reason) < MIN_WAIVER_CHARS:
-            raise ValueError("a waiver needs a typed reason")
+    def waive(self, step_id: str, reason: str | WaiverRequest) -> list[dict[str, str]]:
+        """Accept a failed gate with typed reasons (see `runbook.waivers` for the rules).
+
+        Audited with each waived check, its status and the reason that covers it;
+        returns those, so whoever asked can say what was waived.
+        """
+        request = reason if isinstance(reason, WaiverRequest) else WaiverRequest(reason)
         with self._lock:
             gate = self.gate(step_id)
             if gate is None:
                 raise GateNotPassed(
                     "run the gate before waiving it, so the waiver names what failed"
                 )
-            waived = [
-                {"check": o.check, "status": o.result.status.value, "summary": o.result.summary}
-                for o in gate.outcomes
-                if o.blocking and not _ok(o)
-            ]
+            waived = settle(self.rt.model, step_id, gate.outcomes, request)
+            line = waiver_summary(request, waived)
 
             def waived_in(state: RunState) -> None:
-                state.step(step_id).waiver = reason
+                saved = state.step(step_id)
+                saved.waiver = line
+                saved.waived_checks = {w.check: w.reason for w in waived}
 
             self.rt.update_state(waived_in)
+        records = [w.as_record() for w in waived]
+        extra = {"environment_typed": True} if request.typed_environment else {}
         self.rt.audit.record(
-            "gate.waived",
-            step=step_id,
-            reason=reason,
-            waived_checks=waived,
+            "gate.waived", step=step_id, reason=line, waived_checks=records, **extra
         )
+        return records
 
     # --- identity -------------------------------------------------------------
 

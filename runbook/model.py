@@ -18,6 +18,11 @@ ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,51
 REGION = r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$"
 STEP_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 ZONE_ID = r"^(?:/hostedzone/)?[A-Z0-9]{1,32}$"
+# A DMS task identifier, or its ARN.
+DMS_TASK = (
+    r"^(?:arn:aws(?:-[a-z]+)*:dms:[a-z0-9-]+:\d{12}:task:[A-Za-z0-9-]+"
+    r"|[A-Za-z][A-Za-z0-9-]{0,254})$"
+)
 HOSTNAME = r"^(?:\*\.)?(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+[A-Za-z]{2,63}\.?$"
 
 AccountName = Literal["source", "target", "dns"]
@@ -230,8 +235,81 @@ class ForceMigrateAction(Strict):
     dry_run: bool = False
 
 
+class WatchAction(Strict):
+    """Hold for a window after the flip, re-running the step's checks; a failed one is a breach."""
+
+    label: ClassVar[str] = "Start watching"  # the action key's words on the step screen
+    kind: Literal["watch"]
+    window_s: float = Field(gt=0, le=7 * 24 * 3600, description="How long to watch, e.g. 1800.")
+    interval_s: float = Field(default=30, gt=0, le=3600, description="Seconds between rounds.")
+    on_breach: Literal["offer", "rollback"] = Field(
+        default="offer",
+        description=(
+            "`offer`: a breach stops the watch and offers rollback; `rollback`: a criterion "
+            "that failed rolls DNS back at once (audited with the reason)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _interval_within_window(self) -> WatchAction:
+        if self.interval_s > self.window_s:
+            raise ValueError("interval_s is longer than window_s: the window would hold one round")
+        return self
+
+
+class StopTaskAction(Strict):
+    """Stop the DMS replication task in the target account: stopped, never deleted."""
+
+    label: ClassVar[str] = "Stop replication"  # the action key's words on the step screen
+    kind: Literal["dms.stop_task"]
+    task_id: str = Field(
+        pattern=DMS_TASK, description="The task's identifier or ARN, in the target account."
+    )
+    deadline_s: float = Field(default=900, gt=0, le=3600, description="Wait this long for stopped.")
+
+
+class RestoreTtlAction(Strict):
+    """Set the record's TTL back to the value recorded before the lower-TTL step."""
+
+    label: ClassVar[str] = "Restore the TTL"  # the action key's words on the step screen
+    kind: Literal["dns.restore_ttl"]
+    ttl: int | None = Field(
+        default=None,
+        ge=1,
+        le=2147483647,
+        description=(
+            "The TTL to restore when none was recorded (the lower-TTL step found it already "
+            "low, or it was lowered by hand); overrides a recorded value."
+        ),
+    )
+    insync_deadline_s: float = Field(default=180, gt=0, le=1800)
+
+
+class RemoveTriggerAction(Strict):
+    """Remove the UserMigration trigger from the target pool once every user has moved."""
+
+    label: ClassVar[str] = "Remove the trigger"  # the action key's words on the step screen
+    kind: Literal["cognito.remove_trigger"]
+    migration_complete: bool = Field(
+        default=False,
+        description=(
+            "Declare the migration complete when this tool's force-migration did not finish "
+            "it (e.g. the rest of the users were moved another way)."
+        ),
+    )
+
+
 Action = Annotated[
-    ManualAction | NoAction | WaitAction | LowerTtlAction | FlipAction | ForceMigrateAction,
+    ManualAction
+    | NoAction
+    | WaitAction
+    | LowerTtlAction
+    | FlipAction
+    | ForceMigrateAction
+    | WatchAction
+    | StopTaskAction
+    | RestoreTtlAction
+    | RemoveTriggerAction,
     Field(discriminator="kind"),
 ]
 
@@ -248,6 +326,12 @@ class Step(Strict):
     )
     checks: list[CheckRef] = Field(default_factory=list)
     action: Action
+
+    @model_validator(mode="after")
+    def _watch_has_criteria(self) -> Step:
+        if self.action.kind == "watch" and not any(c.blocking is not False for c in self.checks):
+            raise ValueError("a watch step needs at least one blocking check: its criteria")
+        return self
 
 
 class Cognito(Strict):

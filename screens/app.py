@@ -28,6 +28,8 @@ from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
+from runbook.waivers import WaiverRequest
+from runbook.watch import WATCH_FILE
 from screens.contract import DemoHooks
 from screens.messages import (
     ActionFinished,
@@ -48,12 +50,13 @@ from screens.messages import (
     WaiverRecorded,
 )
 from screens.settings import AppSettings
+from screens.watching import WatchFollower
 from screens.widgets import ROLLBACK_BINDING
 
 FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 
 
-class RunbookApp(App[None]):
+class RunbookApp(WatchFollower, App[None]):
     TITLE = "runbook"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -62,6 +65,14 @@ class RunbookApp(App[None]):
         ROLLBACK_BINDING,
         Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key, with its id"),
         Binding("v", "review", "Audit", id="review", tooltip="Timeline of the audit log"),
+        Binding(
+            "o",
+            "handoff",
+            "Source owner",
+            id="handoff",
+            tooltip="The changes the source account's owner must make, with checks",
+            show=False,
+        ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave; the run resumes next time"),
     ]
 
@@ -122,6 +133,7 @@ class RunbookApp(App[None]):
     def start_run(self) -> None:
         """Settle any action a crash interrupted, then confirm the accounts (rule 6)."""
         assert self.engine is not None
+        self.follow_watch()  # a breach from before start-up is shown, not alerted
         notes = []
         try:
             notes = self.engine.reconcile()
@@ -139,10 +151,11 @@ class RunbookApp(App[None]):
     # --- other processes: the app follows the run's files ---------------------
 
     def _files_stamp(self) -> tuple[tuple[int, int], ...]:
-        """Size and mtime of the state file and the audit log: a stat each, no read."""
+        """Size and mtime of the state file, the audit log and the watch: a stat each, no read."""
         assert self.runtime is not None
         stamps = []
-        for path in (self.runtime.store.path, self.runtime.audit.path):
+        watch = self.runtime.state_dir / WATCH_FILE  # rewritten each round of a watch
+        for path in (self.runtime.store.path, self.runtime.audit.path, watch):
             try:
                 info = path.stat()
                 stamps.append((info.st_mtime_ns, info.st_size))
@@ -163,6 +176,7 @@ class RunbookApp(App[None]):
         try:
             self.runtime.refresh_state()
             self.runtime.audit.head()
+            self.follow_watch()
         except Exception as exc:
             if not self.stop_if_audit_failed(exc):
                 self.call_from_thread(self.notify, f"could not re-read the run: {exc}")
@@ -233,7 +247,7 @@ class RunbookApp(App[None]):
         self.post_message(ActionFinished(step_id, outcome))
 
     @work(thread=True, group="waiver", exit_on_error=False, description="Record a waiver")
-    def start_waiver(self, step_id: str, reason: str) -> None:
+    def start_waiver(self, step_id: str, reason: str | WaiverRequest) -> None:
         """The waiver's audit record and state are fsynced here, off the event loop."""
         assert self.engine is not None
         try:
@@ -463,6 +477,12 @@ class RunbookApp(App[None]):
 
         if self.review_path is not None and not isinstance(self.screen, ReviewScreen):
             self.push_screen(ReviewScreen(self.review_path))
+
+    def action_handoff(self) -> None:
+        from screens.handoff import HandoffScreen
+
+        if self.runtime is not None and not isinstance(self.screen, HandoffScreen):
+            self.push_screen(HandoffScreen())
 
     def audit_head(self) -> str:
         """Shown in the header so it can be written down off the machine."""

@@ -16,6 +16,7 @@ from screens.widgets import ROLLBACK_BINDING
 
 def all_bindings(app_class: type[App[Any]]) -> list[tuple[str, Binding]]:
     """Every binding, the app's own taken from the running app's class (never imported here)."""
+    from screens.breach import BreachScreen
     from screens.confirm import ConfirmScreen
     from screens.overview import OverviewScreen
     from screens.review import ReviewScreen
@@ -30,6 +31,7 @@ def all_bindings(app_class: type[App[Any]]) -> list[tuple[str, Binding]]:
         ("review", ReviewScreen),
         ("confirmation", ConfirmScreen),
         ("waiver", WaiverScreen),
+        ("breach alert", BreachScreen),
         ("help", HelpScreen),
     ):
         for binding in cls.BINDINGS:

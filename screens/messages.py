@@ -12,6 +12,7 @@ from runbook.aws.identity import IdentityFinding
 from runbook.dns.rollback import RollbackResult
 from runbook.engine import GateRun
 from runbook.runner import CheckOutcome
+from runbook.watch import WatchView
 
 
 class CheckFinished(Message):
@@ -134,3 +135,20 @@ class AuditFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class WatchObserved(Message):
+    """`watch.json` was read: a watch's latest round (this process's or another shell's)."""
+
+    def __init__(self, view: WatchView) -> None:
+        super().__init__()
+        self.view = view
+
+
+class WatchBreached(Message):
+    """A watch's criterion breached; `alert` is False for one found at start-up (shown, not new)."""
+
+    def __init__(self, view: WatchView, *, alert: bool) -> None:
+        super().__init__()
+        self.view = view
+        self.alert = alert

@@ -19,25 +19,25 @@ from textual.widgets import Button, DataTable, Footer, Markdown, ProgressBar, Sp
 from runbook.model import ManualAction, Step
 from runbook.runner import CheckOutcome
 from runbook.state import StepStatus
+from runbook.waivers import (
+    WaiverRequest,
+    failing_blocking,
+    needs_environment_typed,
+    needs_per_check_reasons,
+)
+from runbook.watch import metric_series
 from screens.contract import Premise
 from screens.messages import EngineChanged
+from screens.watching import WatchPanel
 from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
 
 
 def series_of(outcomes: list[CheckOutcome]) -> list[float]:
-    """The CDC-lag series a check put in its evidence, for the sparkline."""
+    """The CDC-lag series a check put in its evidence, for the sparkline (the longest metric)."""
     for outcome in outcomes:
-        series = outcome.result.evidence.get("series")
-        if isinstance(series, dict):  # {metric: [[time, value], ...]}: take the worst
-            series = max(series.values(), key=len, default=[])
-        if isinstance(series, list) and series:
-            values = []
-            for point in series:
-                value = point[-1] if isinstance(point, list | tuple) else point
-                if isinstance(value, int | float):
-                    values.append(float(value))
-            if values:
-                return values
+        series = metric_series(outcome.result.evidence)
+        if series:
+            return max(series.values(), key=len)
     return []
 
 
@@ -52,7 +52,9 @@ class StepScreen(RunbookScreen):
             "a", "do_action", "Do action", id="do_action", tooltip="Enabled when the gate passed"
         ),
         Binding("w", "waive", "Waive", id="waive", tooltip="Accept a failed gate, with a reason"),
-        Binding("x", "cancel_wait", "Stop wait", id="cancel_wait", tooltip="Stop a timed wait"),
+        Binding(
+            "x", "cancel_wait", "Stop", id="cancel_wait", tooltip="Stop a timed wait or a watch"
+        ),
         Binding("f", "demo_fix", "Fix (demo)", id="demo_fix", tooltip="Fix it in the emulator"),
     ]
 
@@ -73,6 +75,8 @@ class StepScreen(RunbookScreen):
             yield Static("Checks", classes="section")
             yield DataTable(id="checks", cursor_type="row")
             yield Static(id="evidence")
+            if step.action.kind == "watch":
+                yield WatchPanel(self.step_id, id="watch")
             yield Sparkline([], id="lag")
             yield Static(id="lag-label")
             yield ProgressBar(total=1.0, show_eta=False, id="progress")
@@ -152,7 +156,9 @@ class StepScreen(RunbookScreen):
             table.update_cell(key, "summary", outcome.result.summary, update_width=True)
         self.show_evidence()
 
-        lag = series_of(self.outcomes())
+        lag = series_of(self.outcomes()) if step.action.kind != "watch" else []
+        for panel in self.query(WatchPanel):
+            panel.refresh_view()
         spark = self.query_one("#lag", Sparkline)
         spark.display = bool(lag)
         if lag:
@@ -226,7 +232,7 @@ class StepScreen(RunbookScreen):
         if action in ("rerun_all", "rerun_one"):
             return None if busy or not self.step.checks else True
         if action == "cancel_wait":
-            return self.rb.acting == self.step_id and self.step.action.kind == "wait"
+            return self.rb.acting == self.step_id and self.step.action.kind in ("wait", "watch")
         if action == "demo_fix":
             if self.rb.demo is None:
                 return False
@@ -258,7 +264,7 @@ class StepScreen(RunbookScreen):
         env = self.engine.rt.model.migration.environment
         if isinstance(step.action, ManualAction):
             question = f"Confirm that this is done:\n\n  {step.action.confirm}"
-        elif step.action.kind in ("none", "wait"):
+        elif step.action.kind in ("none", "wait", "watch"):  # they change nothing in AWS
             self.rb.start_action(self.step_id, confirmed=True)
             return
         else:
@@ -276,19 +282,23 @@ class StepScreen(RunbookScreen):
     def action_waive(self) -> None:
         from screens.waiver import WaiverScreen
 
-        failing = [
-            f"{o.check} {o.result.status.value}: {o.result.summary}"
-            for o in self.outcomes()
-            if o.blocking and o.result.status.value not in ("pass", "warn")
-        ]
+        model = self.engine.rt.model
+        failing = failing_blocking(self.outcomes())
+        env = model.migration.environment
 
-        def answered(reason: str | None) -> None:
-            if reason:
-                self.rb.start_waiver(self.step_id, reason)
+        def answered(request: WaiverRequest | None) -> None:
+            if request is not None:
+                self.rb.start_waiver(self.step_id, request)
 
-        self.app.push_screen(
-            WaiverScreen(self.step.title, failing, premise=self.premise()), answered
+        dialog = WaiverScreen(
+            self.step.title,
+            failing,
+            environment=env,
+            per_check=needs_per_check_reasons(env, len(failing)),
+            type_environment=needs_environment_typed(model, self.step_id),
+            premise=self.premise(),
         )
+        self.app.push_screen(dialog, answered)
 
     def premise(self) -> Premise:
         """This step's question stands while nobody else does it, rolls back or acts."""

@@ -77,6 +77,11 @@ class RunHeader(Static):
             return
         model = app.runtime.model
         env = model.migration.environment
+        breach = app.active_breach()
+        if breach is not None:  # a watch's criterion breached: on every screen until rolled back
+            from screens.watching import breach_line
+
+            text.append(breach_line(breach), style="bold white on red blink")
         text.append(f" {env.upper()} ", style=ENV_STYLE[env])
         text.append(f"  {model.migration.name}  ", style="bold")
         text.append(f" source {model.accounts.source.account_id}", style="")

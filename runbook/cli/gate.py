@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import shlex
 import sys
 
 from runbook.cli.output import (
+    EXIT_BREACH,
     EXIT_FAIL,
     EXIT_OK,
     EXIT_UNRECORDED,
@@ -16,9 +19,11 @@ from runbook.cli.output import (
     print_outcomes,
     progress_printer,
 )
+from runbook.cli.waive import waive_from_args, wants_waiver
 from runbook.dns.rollback import manual_command
 from runbook.dns.snapshot import Snapshot
-from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
+from runbook.engine import MIN_WAIVER_CHARS, Engine, GateNotPassed, OutcomeNotRecorded
+from runbook.loader import load
 from runbook.model import ManualAction
 from runbook.runner import CheckOutcome, gate_passes
 from runbook.runtime import Runtime
@@ -39,6 +44,23 @@ def _unrecorded(runtime: Runtime, exc: OutcomeNotRecorded) -> int:
         return EXIT_UNRECORDED
     print(f"To roll DNS back by hand:\n  {manual_command(snapshot)}", file=sys.stderr)
     return EXIT_UNRECORDED
+
+
+def _breached(runtime: Runtime, path: str, details: dict[str, object]) -> int:
+    """A watch criterion breached: say where the evidence is, and how to roll back."""
+    print(
+        f"BREACH of {details.get('criterion')}: the evidence is audit record "
+        f"seq {details.get('breach_seq')} in {runtime.audit.path}",
+        file=sys.stderr,
+    )
+    if details.get("rollback") == "offered":
+        print(
+            f"To roll DNS back to the source:\n  runbook rollback -f {shlex.quote(path)}",
+            file=sys.stderr,
+        )
+    elif details.get("manual_command"):
+        print(f"Roll DNS back by hand:\n  {details['manual_command']}", file=sys.stderr)
+    return EXIT_BREACH
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -63,7 +85,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def _refuse_bad_input(args: argparse.Namespace) -> None:
+    """An unknown step or an empty waiver changes nothing on disk: checked before the
+    run is opened (which creates the state directory and audits the session)."""
+    ids = [s.id for s in load(args.file).model.steps]
+    if args.step not in ids:
+        close = difflib.get_close_matches(args.step, ids, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        raise UsageError(
+            f"unknown step {args.step!r}{hint} Steps are: {', '.join(ids)}. Nothing was written"
+        )
+    if args.waive is not None and len(args.waive.strip()) < MIN_WAIVER_CHARS:
+        raise UsageError(
+            f"--waive needs a typed reason of at least {MIN_WAIVER_CHARS} characters. "
+            "Nothing was written"
+        )
+
+
 def cmd_do(args: argparse.Namespace) -> int:
+    _refuse_bad_input(args)
     runtime, engine = open_run(args.file)
     try:
         try:
@@ -78,11 +118,10 @@ def cmd_do(args: argparse.Namespace) -> int:
         gate = engine.run_gate(step.id)
         print_outcomes(gate.outcomes)
         if not gate.passed:
-            if args.waive is None:
+            if not wants_waiver(args):
                 print(f"gate not passed for {step.id}; nothing changed", file=sys.stderr)
                 return EXIT_FAIL
-            engine.waive(step.id, args.waive)
-            print(f"gate waived: {args.waive}")
+            waive_from_args(engine, step.id, args)  # prints each check it waived, and why
         if isinstance(step.action, ManualAction):
             question = f"Confirm: {step.action.confirm}"
         else:
@@ -100,6 +139,8 @@ def cmd_do(args: argparse.Namespace) -> int:
         except OutcomeNotRecorded as exc:
             return _unrecorded(runtime, exc)
         print(("done: " if outcome.ok else "FAILED: ") + outcome.summary)
+        if outcome.details.get("breached"):
+            return _breached(runtime, args.file, outcome.details)
         return EXIT_OK if outcome.ok else EXIT_FAIL
     finally:
         print_head(runtime)

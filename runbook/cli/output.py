@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runbook.runtime import Runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_BREACH = 3  # a watch step's criterion breached
 EXIT_UNRECORDED = 4  # something was sent, but its outcome could not be recorded
 
 

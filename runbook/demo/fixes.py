@@ -181,9 +181,23 @@ HINTS: dict[str, str] = {
         "Skipped: the emulator has no CloudFormation drift detection. The check is "
         "advisory, so it does not hold the step."
     ),
+    "dms.validation": (
+        "Skipped: the emulator has no DescribeTableStatistics, so no table's validation "
+        "state can be read, and skipped does not pass a gate. Waive it with a reason (w); "
+        "in life, every table must read Validated before replication stops."
+    ),
     "dms.task": (
         "Warns in the demo: the emulator has no DescribeTableStatistics, so table errors "
         "cannot be checked. A warning does not hold the gate."
+    ),
+    "cognito.signin_success": (
+        "Warns in the demo: nobody signs in to the emulator, so Cognito publishes no "
+        "SignInSuccesses and the rate is unknown. A warning is no breach; in life, too few "
+        "sign-ins are no evidence either way."
+    ),
+    "lambda.trigger_health": (
+        "Warns in the demo: the emulator never invokes Cognito triggers, so the trigger has "
+        "no Invocations to judge. A warning is no breach."
     ),
     "synthetic.http": (
         "Before the flip the app's name still answers from the source, without the target's "

@@ -67,6 +67,7 @@ async def test_demo_walked_to_the_flip_and_rolled_back(tmp_path: Path, messages:
             ("gate.waived", "flip-dns"),
             ("action.intent", "flip-dns"),
             ("action.outcome", "flip-dns"),
+            ("action.outcome", "watch-after-flip"),  # the watch held for the demo's window
             ("rollback.outcome", None),
             ("rollback.outcome", None),
             ("rollback.outcome", None),

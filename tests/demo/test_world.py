@@ -89,9 +89,14 @@ START_PATTERN = {
     ("flip-dns", "identity.accounts"): "pass",
     ("flip-dns", "dns.ttl"): "fail",
     ("flip-dns", "source.writes_stopped"): "fail",
+    ("watch-after-flip", "cognito.signin_success"): "warn",  # nobody signs in to the emulator
+    ("watch-after-flip", "cloudwatch.alarms"): "pass",
+    ("watch-after-flip", "lambda.trigger_health"): "warn",  # never invoked: moto runs no trigger
+    ("watch-after-flip", "synthetic.http"): "fail",  # the source answers until the flip
     ("verify-traffic", "synthetic.http"): "fail",  # the source answers until the flip
     ("force-migrate-users", "cognito.migration_progress"): "pass",
     ("force-migrate-users", "cognito.migration_window"): "fail",  # not flipped yet
+    ("final-validation", "dms.validation"): "skipped",  # no DescribeTableStatistics in moto
 }
 
 
@@ -126,6 +131,7 @@ def test_seeded_world_gives_the_expected_gates_at_start(tmp_path: Path) -> None:
             ("migrate-users-lazily", "cognito.canary_signin"),
         ):
             assert "emulator" in by_check[key]["summary"]
+        assert "emulator" in by_check[("final-validation", "dms.validation")]["summary"]
         window = by_check[("force-migrate-users", "cognito.migration_window")]
         assert "DNS has not been flipped" in window["summary"]
         refs = by_check[("repoint-cicd", "refs.source_account")]
@@ -283,6 +289,17 @@ def test_walk_every_step_to_the_flip_and_roll_back(
             return sets[0]["ResourceRecords"][0]["Value"], int(sets[0]["TTL"])
 
         assert live() == (world.target_ip, 30)
+        # The watch holds for the demo's seconds; warnings (no data) are no breach.
+        watched = {
+            "cognito.signin_success": "warn",
+            "cloudwatch.alarms": "pass",
+            "lambda.trigger_health": "warn",
+            "synthetic.http": "pass",
+        }
+        assert gate(engine, "watch-after-flip") == watched
+        held = engine.do("watch-after-flip")
+        assert held.ok, held.summary
+        assert held.details["statuses"] == watched and held.details["rounds"] >= 2
         assert gate(engine, "verify-traffic") == {"synthetic.http": "pass"}
         done("verify-traffic")
         assert gate(engine, "force-migrate-users") == {
@@ -299,6 +316,26 @@ def test_walk_every_step_to_the_flip_and_roll_back(
         assert counts["created"] == world.users_total - world.users_migrated
         assert counts["existing"] == world.users_migrated
         assert "0 failed" in ticks[-2] and "created" in ticks[-2]
+
+        # Finishing: validation (waived: the emulator cannot read it), stop, TTL, trigger.
+        assert gate(engine, "final-validation") == {"dms.validation": "skipped"}
+        engine.waive("final-validation", "no DescribeTableStatistics in the emulator")
+        done("final-validation")
+        done("stop-replication")
+        [task] = world.client("target", "dms").describe_replication_tasks(
+            Filters=[{"Name": "replication-task-id", "Values": [world.task_id]}]
+        )["ReplicationTasks"]
+        assert task["Status"] == "stopped"  # stopped, still there: never deleted
+        done("restore-ttl")
+        assert live() == (world.target_ip, 300)  # the seeded TTL, recorded when lowered
+        cognito = world.client("target", "cognito-idp")
+        before = cognito.describe_user_pool(UserPoolId=world.target_pool_id)["UserPool"]
+        done("remove-trigger")
+        after = cognito.describe_user_pool(UserPoolId=world.target_pool_id)["UserPool"]
+        assert before["LambdaConfig"] and after.get("LambdaConfig", {}) == {}  # both: one Lambda
+        assert after["EmailConfiguration"] == before["EmailConfiguration"]  # SES kept
+        done("decommission")
+        assert engine.current_step() is None
 
         result = runtime.rollback()
         assert result.confirmed, result.message
