@@ -21,7 +21,10 @@ from tests.support.pilot import settle, type_text
 from tests.support.runbooks import base_runbook, with_steps, write_runbook
 
 SIZES = [(160, 48), (80, 24)]
-TWO_FAILING = [{"id": "dns.ttl"}, {"id": "codestar.connections", "params": {"required": ["gh"]}}]
+TWO_FAILING: list[dict[str, Any]] = [
+    {"id": "dns.ttl"},
+    {"id": "codestar.connections", "params": {"required": ["gh"]}},
+]
 
 
 def flip_only(

@@ -16,7 +16,10 @@ from tests.support.runbooks import base_runbook, with_steps, write_runbook
 
 # Two blocking checks that fail in a fresh world: the TTL was never lowered, and the
 # connection the pipelines need does not exist.
-FLIP_CHECKS = [{"id": "dns.ttl"}, {"id": "codestar.connections", "params": {"required": ["gh"]}}]
+FLIP_CHECKS: list[dict[str, Any]] = [
+    {"id": "dns.ttl"},
+    {"id": "codestar.connections", "params": {"required": ["gh"]}},
+]
 
 
 def flip_world(
