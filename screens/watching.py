@@ -115,11 +115,6 @@ class WatchFollower:
             app.push_screen(BreachScreen(self.breach))
 
 
-def breach_line(breach: dict[str, Any]) -> str:
-    """The header's words for a standing breach."""
-    return f" BREACH: {breach.get('criterion')} ({breach.get('step')}) · ctrl+r rolls back "
-
-
 def criterion_line(criterion: Criterion) -> Text:
     text = Text()
     text.append_text(badge(criterion.status))

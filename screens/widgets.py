@@ -79,9 +79,8 @@ class RunHeader(Static):
         env = model.migration.environment
         breach = app.active_breach()
         if breach is not None:  # a watch's criterion breached: on every screen until rolled back
-            from screens.watching import breach_line
-
-            text.append(breach_line(breach), style="bold white on red blink")
+            where = f"{breach.get('criterion')} ({breach.get('step')})"
+            text.append(f" BREACH: {where} · ctrl+r rolls back ", style="bold white on red blink")
         text.append(f" {env.upper()} ", style=ENV_STYLE[env])
         text.append(f"  {model.migration.name}  ", style="bold")
         text.append(f" source {model.accounts.source.account_id}", style="")
