@@ -85,6 +85,12 @@ def _fix_alarm_topics(world: DemoWorld) -> str:
                     repointed[f].append(arn)
             kwargs = {f: alarm[f] for f in _ALARM_FIELDS if alarm.get(f) not in (None, [])}
             cloudwatch.put_metric_alarm(**kwargs, **{f: v for f, v in repointed.items() if v})
+            # AWS leaves an updated alarm's state as it was; moto resets it to unchecked.
+            cloudwatch.set_alarm_state(
+                AlarmName=alarm["AlarmName"],
+                StateValue=alarm["StateValue"],
+                StateReason=alarm["StateReason"],
+            )
             changed.append(alarm["AlarmName"])
     if not changed:
         return "no target alarm notifies the source account; nothing changed"

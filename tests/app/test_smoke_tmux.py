@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbook.audit.verify import verify
+from runbook.demo.playbook import load_playbook
 
 pytestmark = [
     pytest.mark.tmux,
@@ -68,13 +69,14 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     term = Terminal(command)
     try:
         port = int(term.wait_for(r"emulator at http://127\.0\.0\.1:(\d+)").group(1))
-        term.wait_for(r"0 of 15 steps done")
+        steps = len(load_playbook()["steps"])  # the demo walks the bundled playbook's steps
+        term.wait_for(rf"0 of {steps} steps done")
         term.keys("Enter")  # first step: identity gate
         term.wait_for(r"identity\.accounts\s+✓ pass")
         term.keys("a")
         term.wait_for(r"✓ done")
         term.keys("Escape")
-        term.wait_for(r"1 of 15 steps done")
+        term.wait_for(rf"1 of {steps} steps done")
         term.keys("C-r")  # rollback with nothing flipped yet: says so, sends nothing
         term.wait_for(r"Nothing to roll back")
         term.keys("q")

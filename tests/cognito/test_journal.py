@@ -49,7 +49,7 @@ def test_torn_rows_are_dropped_and_in_flight_users_found(tmp_path: Path) -> None
     with open(again.map_path, encoding="utf-8", newline="") as handle:
         assert [tuple(r) for r in csv.reader(handle)] == [
             MAP_HEADER,
-            ("ann", "s1", "t1", "created", "staff", "totp"),
+            ("ann", "s1", "t1", "created", "staff", "totp", ""),
         ]
     done, half_made = again.in_flight(saved)
     assert done == {"ann"} and set(half_made) == {"cy"}  # bob was someone else's
