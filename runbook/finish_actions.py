@@ -12,11 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from runbook.action_types import ActionContext, ActionError, ActionOutcome
 from runbook.audit.verify import records_backward
-from runbook.aws.errors import error_code
+from runbook.aws.dms import find_task
 from runbook.cognito.remove_trigger import reconcile_remove_trigger, remove_trigger
 from runbook.dns.flip import apply_and_confirm
 from runbook.dns.records import describe_set, read_record_sets, strip_set
@@ -34,20 +32,12 @@ POLL_S = 10.0
 
 
 def _describe_task(client: Any, task_id: str) -> dict[str, Any]:
-    name = "replication-task-arn" if task_id.startswith("arn:") else "replication-task-id"
-    try:
-        tasks = client.describe_replication_tasks(
-            Filters=[{"Name": name, "Values": [task_id]}], WithoutSettings=True
-        ).get("ReplicationTasks", [])
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundFault":
-            raise
-        tasks = []
-    if not tasks:
+    task = find_task(client, task_id, with_settings=False)
+    if task is None:
         raise ActionError(
             f"DMS replication task {task_id} not found in the target account: nothing sent"
         )
-    return dict(tasks[0])
+    return task
 
 
 def _wait_settled(

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator
 
+from runbook.aws.dms import find_task
 from runbook.aws.errors import error_code
 from runbook.checkapi import CheckContext
 from runbook.formatting import duration
@@ -94,19 +95,10 @@ class Missing(LookupError):
 
 
 def describe_task(ctx: CheckContext, account: DmsAccount, task: str) -> dict[str, Any]:
-    dms = ctx.client(account, "dms")
-    name = "replication-task-arn" if task.startswith("arn:") else "replication-task-id"
-    try:
-        tasks: list[dict[str, Any]] = dms.describe_replication_tasks(
-            Filters=[{"Name": name, "Values": [task]}]
-        ).get("ReplicationTasks", [])
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundFault":
-            raise
-        tasks = []
-    if not tasks:
+    found = find_task(ctx.client(account, "dms"), task)
+    if found is None:
         raise Missing(f"DMS replication task {task} not found in the {account} account")
-    return tasks[0]
+    return found
 
 
 def describe_instance(ctx: CheckContext, account: DmsAccount, arn: str) -> dict[str, Any]:
