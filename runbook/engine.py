@@ -67,6 +67,11 @@ class Engine:
         self._lock = runtime.lock  # one lock for all run state, shared with rollback
         self._gates: dict[str, GateRun] = {}
         self._checking: set[str] = set()
+        # Live re-checks of a step whose last gate is still fresh: the step keeps that
+        # gate's status meanwhile (its action key stays enabled), and an action asked for
+        # during one waits for it, so it is decided on the newest results.
+        self._refreshing: set[str] = set()
+        self._refreshed = threading.Condition()
         self._identity_ok = False
 
     # --- status -------------------------------------------------------------
@@ -194,41 +199,77 @@ class Engine:
         only: list[str] | None = None,
         on_result: Callable[[CheckOutcome], None] | None = None,
     ) -> GateRun:
-        """Run the step's checks (or some of them), audit every result, and keep the gate."""
+        """Run the step's checks (or some of them), audit the results, and keep the gate.
+
+        A live re-check (`only`, with the last gate still fresh) is a refresh: it
+        audits only the checks whose status or summary changed, so a drain watched
+        for fifteen minutes is not ninety gate records.
+        """
         jobs = self.jobs(step_id, only)
-        with self._lock:
-            self._checking.add(step_id)
-        self.rt.audit.record(
-            "gate.started", step=step_id, checks=[j.check_cls.meta.id for j in jobs]
-        )
+        previous = self._fresh(step_id) if only is not None else None
+        refresh = previous is not None
+        if refresh:
+            with self._refreshed:
+                self._refreshing.add(step_id)
+        else:
+            with self._lock:
+                self._checking.add(step_id)
+        checks = [j.check_cls.meta.id for j in jobs]
+        prior = {o.check: o.result for o in previous.outcomes} if previous else {}
+        started: list[bool] = []  # a refresh's gate.started is written with its first change
 
         def record(outcome: CheckOutcome) -> None:
-            details = {k: v for k, v in outcome.to_json().items() if k != "step"}
-            self.rt.audit.record("check.result", step=step_id, **details)
+            before = prior.get(outcome.check)
+            same = (
+                before is not None
+                and before.status == outcome.result.status
+                and before.summary == outcome.result.summary
+            )
+            if not same:
+                if not started:
+                    started.append(True)
+                    self.rt.audit.record("gate.started", step=step_id, checks=checks, refresh=True)
+                details = {k: v for k, v in outcome.to_json().items() if k != "step"}
+                self.rt.audit.record("check.result", step=step_id, **details)
             if on_result is not None:
                 on_result(outcome)
 
+        if not refresh:
+            started.append(True)
+            self.rt.audit.record("gate.started", step=step_id, checks=checks)
         try:
             outcomes = run_checks(jobs, self.rt.check_context, on_result=record)
         finally:
-            with self._lock:
-                self._checking.discard(step_id)
-        if only is not None and (previous := self.gate(step_id)) is not None:
+            if refresh:
+                with self._refreshed:
+                    self._refreshing.discard(step_id)
+                    self._refreshed.notify_all()
+            else:
+                with self._lock:
+                    self._checking.discard(step_id)
+        if only is not None and (earlier := self.gate(step_id)) is not None:
             rerun = {o.check for o in outcomes}
-            outcomes = [o for o in previous.outcomes if o.check not in rerun] + outcomes
+            outcomes = [o for o in earlier.outcomes if o.check not in rerun] + outcomes
         gate = GateRun(step_id, outcomes, gate_passes(outcomes), time.monotonic())
         with self._lock:
             self._gates[step_id] = gate
             for outcome in outcomes:
                 if outcome.proves_identity and _ok(outcome):
                     self._identity_ok = True
-        self.rt.audit.record(
-            "gate.finished",
-            step=step_id,
-            passed=gate.passed,
-            statuses={o.check: o.result.status.value for o in outcomes},
-        )
+        if started:
+            self.rt.audit.record(
+                "gate.finished",
+                step=step_id,
+                passed=gate.passed,
+                statuses={o.check: o.result.status.value for o in outcomes},
+            )
         return gate
+
+    def _await_refresh(self, step_id: str) -> None:
+        """An action asked for during a live re-check waits for it (bounded)."""
+        limit = self.rt.model.settings.check_timeout_s + 5
+        with self._refreshed:
+            self._refreshed.wait_for(lambda: step_id not in self._refreshing, timeout=limit)
 
     def waive(self, step_id: str, reason: str | WaiverRequest) -> list[dict[str, str]]:
         """Accept a failed gate with typed reasons (see `runbook.waivers` for the rules).
@@ -325,6 +366,7 @@ class Engine:
         cancel: threading.Event | None,
     ) -> ActionOutcome:
         step = self.rt.model.step(step_id)
+        self._await_refresh(step_id)
         # Another process may have done this step, or rolled back, since we last looked.
         self.rt.refresh_state()
         with self._lock:
