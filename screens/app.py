@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +20,6 @@ from textual.worker import get_current_worker
 
 from runbook.actions import ActionOutcome
 from runbook.audit.log import AuditWriteError
-from runbook.dns.records import describe_set
 from runbook.dns.rollback import RollbackResult, manual_command
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
@@ -31,13 +29,13 @@ from runbook.state import StepStatus
 from runbook.waivers import WaiverRequest
 from runbook.watch import WATCH_FILE
 from screens.contract import DemoHooks
+from screens.demo_fixes import DemoFixer
 from screens.messages import (
     ActionFinished,
     ActionProgressed,
     ActionRefused,
     AuditFailed,
     CheckFinished,
-    DemoFixApplied,
     EngineChanged,
     GateFailed,
     GateFinished,
@@ -56,7 +54,7 @@ from screens.widgets import ROLLBACK_BINDING
 FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 
 
-class RunbookApp(WatchFollower, App[None]):
+class RunbookApp(WatchFollower, App[None], DemoFixer):
     TITLE = "runbook"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -289,15 +287,6 @@ class RunbookApp(WatchFollower, App[None]):
         if not worker.is_cancelled:
             self.post_message(RollbackFinished(result))
 
-    def apply_demo_fix(self, check_id: str) -> None:
-        if self.demo is None or check_id not in self.demo.fixes:
-            return
-        self._demo_fix(check_id, self.demo.fixes[check_id])
-
-    @work(thread=True, group="demo-fix", exit_on_error=False, description="Apply a demo fix")
-    def _demo_fix(self, check_id: str, fix: Callable[[], str]) -> None:
-        self.post_message(DemoFixApplied(check_id, fix()))
-
     def cancel_action(self) -> None:
         self._cancel.set()
 
@@ -404,10 +393,6 @@ class RunbookApp(WatchFollower, App[None]):
         self.notes = message.notes
         self.broadcast()
 
-    def on_demo_fix_applied(self, message: DemoFixApplied) -> None:
-        self.notify(f"demo: {message.description}", title=message.check_id)
-        self.broadcast()
-
     # --- actions ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -420,7 +405,7 @@ class RunbookApp(WatchFollower, App[None]):
     def action_rollback(self) -> None:
         if self.runtime is None:
             return
-        from screens.confirm import ConfirmScreen
+        from screens.confirm import ConfirmScreen, rollback_question
 
         if isinstance(self.screen, ConfirmScreen) and self.screen.purpose == "rollback":
             return  # already asking
@@ -430,20 +415,7 @@ class RunbookApp(WatchFollower, App[None]):
                 "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
             )
             return
-        # The file only, on the event loop: the worker checks it against the audit
-        # log (which may be long) and sends the audited copy if the file was changed.
-        try:
-            snapshot = Snapshot.load(path)
-            body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
-            question = (
-                f"Roll {snapshot.label} back to the source?\n\n"
-                f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
-            )
-        except (OSError, ValueError) as exc:
-            question = (
-                f"The snapshot file is unreadable ({exc}).\n\nRoll back to the copy the flip "
-                "recorded in the audit log?"
-            )
+        question = rollback_question(path)
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -10,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from runbook.dns.records import describe_set
+from runbook.dns.snapshot import Snapshot
 from screens.contract import Premise
 from screens.widgets import ROLLBACK_BINDING
 
@@ -56,3 +59,21 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+def rollback_question(path: Path) -> str:
+    """What the rollback dialog asks, from the snapshot file alone (read on the event loop:
+    the worker checks it against the audit log, which may be long, and sends the audited
+    copy if the file was changed)."""
+    try:
+        snapshot = Snapshot.load(path)
+    except (OSError, ValueError) as exc:
+        return (
+            f"The snapshot file is unreadable ({exc}).\n\nRoll back to the copy the flip "
+            "recorded in the audit log?"
+        )
+    body = "\n".join(f"  {describe_set(rs)}" for rs in snapshot.record_sets)
+    return (
+        f"Roll {snapshot.label} back to the source?\n\n"
+        f"UPSERT of the snapshot taken {snapshot.taken_at[:19]}Z:\n{body}"
+    )

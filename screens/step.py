@@ -41,6 +41,9 @@ def series_of(outcomes: list[CheckOutcome]) -> list[float]:
     return []
 
 
+_FIXABLE = ("fail", "error", "warn")  # what `f` may fix in the demo
+
+
 class StepScreen(RunbookScreen):
     CSS_PATH = "step.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -236,9 +239,8 @@ class StepScreen(RunbookScreen):
         if action == "demo_fix":
             if self.rb.demo is None:
                 return False
-            failing = {
-                o.check for o in self.outcomes() if o.result.status.value in ("fail", "error")
-            }
+            # A warning can have a fix too (the lazy migration's share of users).
+            failing = {o.check for o in self.outcomes() if o.result.status.value in _FIXABLE}
             return True if failing & set(self.rb.demo.fixes) else None
         return True
 
@@ -313,8 +315,5 @@ class StepScreen(RunbookScreen):
         if self.rb.demo is None:
             return
         for outcome in self.outcomes():
-            if (
-                outcome.result.status.value in ("fail", "error")
-                and outcome.check in self.rb.demo.fixes
-            ):
+            if outcome.result.status.value in _FIXABLE and outcome.check in self.rb.demo.fixes:
                 self.rb.apply_demo_fix(outcome.check)

@@ -149,6 +149,8 @@ FIXES: dict[str, Callable[[DemoWorld], str]] = {
     "alarms.topics": _fix_alarm_topics,
     "source.writes_stopped": _fix_writes_stopped,
     "cognito.migration_progress": _fix_migration_progress,
+    # The window waits for the same share: the same wave of sign-ins clears it.
+    "cognito.migration_window": _fix_migration_progress,
 }
 """Fixes applied in the emulator with a key in the app; each returns what it changed."""
 
@@ -221,7 +223,8 @@ HINTS: dict[str, str] = {
     ),
     "cognito.migration_window": (
         "Force-migration waits for the migration window after the flip (0 days in the demo) "
-        "and for 92 % of users moved: flip DNS first, and press f on the progress check."
+        "and for 92 % of users moved: flip DNS first, then press f to simulate the wave of "
+        "sign-ins, and r to check again."
     ),
 }
 """How each check that does not pass at first is cleared in the demo."""
