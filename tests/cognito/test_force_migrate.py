@@ -38,7 +38,7 @@ from tests.support.cognito_pools import (
 )
 from tests.support.runbooks import base_runbook, write_runbook
 
-# --- over a thousand users (twenty pages) ---------------------------------------------------------------
+# --- over a thousand users (twenty pages) ----------------------------------------------
 
 
 def test_thousands_of_users_into_a_target_that_already_holds_some(
