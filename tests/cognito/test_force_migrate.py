@@ -38,7 +38,7 @@ from tests.support.cognito_pools import (
 )
 from tests.support.runbooks import base_runbook, write_runbook
 
-# --- over a thousand users (twenty pages) ----------------------------------------------
+# --- a few thousand users --------------------------------------------------------------
 
 
 def test_thousands_of_users_into_a_target_that_already_holds_some(
@@ -46,7 +46,7 @@ def test_thousands_of_users_into_a_target_that_already_holds_some(
 ) -> None:
     # Both pools take an email as the username (the demo's, and the console's default):
     # each user is created under its email and the target names it with a new UUID.
-    count, pre = 1200, range(0, 1200, 10)
+    count, pre = 2000, range(0, 2000, 10)
     pools = make_pools(admin, email_username=True)
     seed(pools, count)
     pre_migrate(pools, pre)
