@@ -24,6 +24,19 @@ class ActionError(RuntimeError):
     """The action could not be carried out; the message says why."""
 
 
+class ActionInterrupted(Exception):
+    """The app is closing during an action that can stop between steps (a wait, a watch).
+
+    Nothing is decided: the engine audits the interruption and leaves the intent
+    open, so the next start reconciles it as after a crash (a wait then resumes
+    with the time it had left).
+    """
+
+    def __init__(self, summary: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(summary)
+        self.details = details or {}
+
+
 @dataclass
 class ActionOutcome:
     ok: bool
@@ -38,6 +51,9 @@ class ActionContext:
     confirmed: bool = False
     progress: Progress = lambda _fraction, _message: None
     cancel: threading.Event = field(default_factory=threading.Event)
+    """The operator's stop key: the action ends, failed, and is not resumed."""
+    interrupt: threading.Event = field(default_factory=threading.Event)
+    """The app is quitting: an action that can pause raises `ActionInterrupted`."""
     sleep: Callable[[float], None] = time.sleep
     intent_seq: int | None = None
     """The seq of this action's intent record: what happened after it is in the log."""

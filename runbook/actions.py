@@ -7,10 +7,11 @@ between the two.
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from runbook.action_types import ActionContext, ActionError, ActionOutcome
+from runbook.action_types import ActionInterrupted as ActionInterrupted  # re-exported
 from runbook.action_types import Progress as Progress  # re-exported: the engine imports it here
 from runbook.audit.record import EventName
 from runbook.audit.verify import records_after
@@ -81,14 +82,46 @@ def perform(ctx: ActionContext) -> ActionOutcome:
 
 
 def _wait(ctx: ActionContext, action: WaitAction) -> ActionOutcome:
-    start = time.monotonic()
-    while (elapsed := time.monotonic() - start) < action.seconds:
+    """Count down to a deadline kept in the run state, so that a wait interrupted by a
+    quit or a crash resumes with the time it had left; the stop key ends it for good."""
+    step_id = ctx.step.id
+    now = utcnow()
+    resumed: list[bool] = []
+
+    def begin(state: RunState) -> None:
+        saved = state.step(step_id)
+        resumed.append(saved.wait_deadline is not None)
+        if saved.wait_deadline is None:
+            saved.wait_deadline = now + timedelta(seconds=action.seconds)
+
+    deadline = ctx.runtime.update_state(begin).step(step_id).wait_deadline
+    assert deadline is not None
+    details: dict[str, Any] = {"deadline": deadline.isoformat(), "resumed": resumed[0]}
+    prefix = "resumed: " if resumed[0] else ""
+    while (left := (deadline - utcnow()).total_seconds()) > 0:
+        if ctx.interrupt.is_set():
+            raise ActionInterrupted(
+                f"wait interrupted with {left:.0f}s left; it resumes with them next time",
+                {**details, "left_s": round(left, 1)},
+            )
         if ctx.cancel.is_set():
-            return ActionOutcome(False, f"wait cancelled after {elapsed:.0f}s")
-        ctx.progress(elapsed / action.seconds, f"{action.seconds - elapsed:.0f}s left")
-        ctx.sleep(min(1.0, action.seconds - elapsed))
+            _end_wait(ctx)
+            return ActionOutcome(False, f"wait cancelled after {action.seconds - left:.0f}s")
+        ctx.progress(max(0.0, 1 - left / action.seconds), f"{prefix}{left:.0f}s left")
+        ctx.sleep(min(1.0, left))
+    _end_wait(ctx)
     ctx.progress(1.0, "done")
-    return ActionOutcome(True, f"waited {action.seconds}s")
+    summary = f"waited {action.seconds}s" + (
+        " (resumed after an interruption)" if resumed[0] else ""
+    )
+    return ActionOutcome(True, summary, details)
+
+
+def _end_wait(ctx: ActionContext) -> None:
+    def ended(state: RunState) -> None:
+        state.step(ctx.step.id).wait_deadline = None
+
+    ctx.runtime.update_state(ended)
 
 
 def _lower_ttl(ctx: ActionContext) -> ActionOutcome:
@@ -328,8 +361,25 @@ def reconcile(ctx: ActionContext) -> ActionOutcome | None:
         if contains_sets(current, wanted):
             return _flipped(rt, snapshot, "reconciled after a crash: the flip had been applied", {})
         return None
+    if isinstance(action, WaitAction):
+        return _reconcile_wait(ctx)
     if isinstance(action, StopTaskAction | RestoreTtlAction | RemoveTriggerAction):
         from runbook import finish_actions
 
         return finish_actions.reconcile(action, ctx)
     return None
+
+
+def _reconcile_wait(ctx: ActionContext) -> ActionOutcome | None:
+    """A wait whose deadline passed while nothing ran is done; else it is offered again
+    and, started again, counts down to the same deadline."""
+    deadline = ctx.runtime.state.step(ctx.step.id).wait_deadline
+    if deadline is None or deadline > utcnow():
+        return None
+    _end_wait(ctx)
+    return ActionOutcome(
+        True,
+        f"reconciled after an interruption: the wait's deadline "
+        f"({deadline.isoformat(timespec='seconds')}) passed while the run was stopped",
+        {"deadline": deadline.isoformat()},
+    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from runbook.action_types import ActionContext, ActionError, ActionOutcome
+from runbook.action_types import ActionContext, ActionError, ActionInterrupted, ActionOutcome
 from runbook.durable import atomic_write
 from runbook.formatting import duration
 from runbook.runner import CheckJob, CheckOutcome, run_checks
@@ -217,11 +217,27 @@ class _Watch:
     def wait_until(self, at: float, deadline: float) -> bool:
         """Sleep until `at` in slices, showing the countdown; False when cancelled."""
         while (now := time.monotonic()) < at:
+            self.stop_if_quitting()
             if self.ctx.cancel.is_set():
                 return False
             self.progress(now, deadline)
             self.ctx.sleep(min(1.0, at - now))
+        self.stop_if_quitting()
         return not self.ctx.cancel.is_set()
+
+    def stop_if_quitting(self) -> None:
+        """The app is closing: stop, undecided. Started again, the watch holds for a whole
+        window: the time nobody watched is not counted towards it."""
+        if not self.ctx.interrupt.is_set():
+            return
+        self.view.verdict = "stopped"
+        self.view.finished_at = utcnow()
+        self.save()
+        raise ActionInterrupted(
+            f"watch interrupted after {self.elapsed()} ({self.view.round} rounds); "
+            "started again, it watches a whole window",
+            {"rounds": self.view.round},
+        )
 
     def progress(self, now: float, deadline: float) -> None:
         holding = sum(1 for c in self.view.criteria if c.status in ("pass", "warn"))
