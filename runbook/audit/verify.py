@@ -1,7 +1,21 @@
-"""Verifying the chain and reading records for display."""
+"""Verifying the chain and reading records for display.
+
+Every record the writer stores is one line of `canonical` JSON, so the bytes a
+record's hash covers are its own line without the `"hash"` member. Verify
+checks that first, parsing with `orjson` when it is installed (`_fast_link`):
+no re-serialising, several times faster. A line that does not pass that way
+(tampered, hand-edited, or written in another spelling) is decided by the
+standard library's parse and `record_hash` exactly as before, which also names
+the problem. The canonical form and the chain are unchanged, and old logs
+verify as they did. One difference, by design: a line whose stored hash covers
+its own bytes in a non-canonical spelling verifies, where re-serialising would
+have refused it; making one takes computing SHA-256, as does forging any record
+of an unkeyed chain, which is why the head is written down off the machine.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -11,6 +25,13 @@ from typing import Any
 
 from runbook.audit.record import GENESIS, RECORD_KEYS, record_hash
 from runbook.durable import TAIL_CHUNK
+
+try:
+    import orjson
+except ImportError:  # the standard library decides alone, as it always could
+    orjson = None  # type: ignore[assignment]
+
+_KEYS = frozenset(RECORD_KEYS)
 
 
 @dataclass(frozen=True)
@@ -48,16 +69,6 @@ def verify(path: Path) -> VerifyReport:
     prev = GENESIS
     count = 0
     for number, raw, complete in iter_lines(path):
-
-        def broken(
-            reason: str,
-            seq: int | None = expected_seq,
-            line: int = number,
-            head: str = prev,
-            good: int = count,
-        ) -> VerifyReport:
-            return VerifyReport(False, good, head, seq, line, reason)
-
         if not complete:
             return VerifyReport(
                 ok=False,
@@ -71,39 +82,83 @@ def verify(path: Path) -> VerifyReport:
                 ),
                 torn_tail=True,
             )
-
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            return broken("not valid JSON: the record was altered")
-        if not isinstance(record, dict) or set(record) != set(RECORD_KEYS):
-            return broken("fields added or removed: the record was altered")
-        seq = record.get("seq")
-        if not isinstance(seq, int):
-            return broken("seq is not a number: the record was altered")
-        if record_hash(record) != record.get("hash"):
-            return broken("hash does not match the contents: the record was altered", seq)
-        if seq < expected_seq:
-            return broken(
-                f"seq {seq} where {expected_seq} was expected: a duplicated or reordered record",
-                seq,
-            )
-        if seq > expected_seq:
-            return broken(
-                f"seq {seq} where {expected_seq} was expected: "
-                f"{seq - expected_seq} record(s) deleted or reordered",
-                seq,
-            )
-        if record.get("prev_hash") != prev:
-            return broken(
-                "prev_hash does not match the previous record's hash: "
-                "a record was inserted, deleted or swapped",
-                seq,
-            )
-        prev = record["hash"]
+        head = _fast_link(raw, expected_seq, prev)
+        if head is None:
+            problem, head = _link(raw, expected_seq, prev)
+            if problem is not None:
+                reason, seq = problem
+                return VerifyReport(False, count, prev, seq, number, reason)
+        prev = head
         expected_seq += 1
         count += 1
     return VerifyReport(ok=True, count=count, head_hash=prev if count else GENESIS)
+
+
+def _fast_link(raw: bytes, seq: int, prev: str) -> str | None:
+    """The record's hash if the line is the next good link, hashed as stored; else None.
+
+    None is never a verdict: the standard library's `_link` then decides, and names
+    the problem, exactly as verify always did. The top-level `"hash"` member is never
+    a line's first (keys are sorted), so it is always preceded by a comma.
+    """
+    if orjson is None:
+        return None
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if (
+        type(record) is not dict
+        or record.keys() != _KEYS
+        or record["seq"] != seq
+        or type(record["seq"]) is not int
+        or record["prev_hash"] != prev
+        or type(record["hash"]) is not str
+    ):
+        return None
+    stored: str = record["hash"]
+    member = b',"hash":"' + stored.encode() + b'"'
+    at = raw.find(member)
+    if at < 0:
+        return None
+    body = raw[:at] + raw[at + len(member) :]
+    return stored if hashlib.sha256(body).hexdigest() == stored else None
+
+
+Problem = tuple[str, int | None]  # why, and the seq it names
+
+
+def _link(raw: bytes, expected_seq: int, prev: str) -> tuple[Problem | None, str]:
+    """Check one line as the next link of the chain: (the problem or None, its hash)."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return ("not valid JSON: the record was altered", expected_seq), prev
+    if not isinstance(record, dict) or set(record) != set(RECORD_KEYS):
+        return ("fields added or removed: the record was altered", expected_seq), prev
+    seq = record.get("seq")
+    if not isinstance(seq, int):
+        return ("seq is not a number: the record was altered", expected_seq), prev
+    if record_hash(record) != record.get("hash"):
+        return ("hash does not match the contents: the record was altered", seq), prev
+    if seq < expected_seq:
+        return (
+            f"seq {seq} where {expected_seq} was expected: a duplicated or reordered record",
+            seq,
+        ), prev
+    if seq > expected_seq:
+        return (
+            f"seq {seq} where {expected_seq} was expected: "
+            f"{seq - expected_seq} record(s) deleted or reordered",
+            seq,
+        ), prev
+    if record.get("prev_hash") != prev:
+        return (
+            "prev_hash does not match the previous record's hash: "
+            "a record was inserted, deleted or swapped",
+            seq,
+        ), prev
+    return None, str(record["hash"])
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
