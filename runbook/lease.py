@@ -66,6 +66,20 @@ class Holder:
         return now - self.heartbeat <= STALE_AFTER_S
 
 
+def new_holder(local_user: str, aws_arn: str | None, now: float) -> Holder:
+    """This process as the lease's holder (the local file and the S3 backend alike)."""
+    return Holder(
+        local_user=local_user,
+        aws_arn=aws_arn,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        command=" ".join(["runbook", *sys.argv[1:]])[:200],
+        token=uuid.uuid4().hex,
+        since=now,
+        heartbeat=now,
+    )
+
+
 class RunLease:
     """The lease file of one state directory; `hold()` takes it for a block."""
 
@@ -100,16 +114,7 @@ class RunLease:
             previous = self.current()
             if previous is not None and previous.alive(now):
                 raise LeaseHeld(f"the run's lease is held by {previous.describe(now)}")
-            mine = Holder(
-                local_user=local_user,
-                aws_arn=aws_arn,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                command=" ".join(["runbook", *sys.argv[1:]])[:200],
-                token=uuid.uuid4().hex,
-                since=now,
-                heartbeat=now,
-            )
+            mine = new_holder(local_user, aws_arn, now)
             self._write(mine)
             return mine, previous
 

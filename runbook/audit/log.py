@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runbook.audit.record import GENESIS, canonical, record_hash
 from runbook.aws.redact import redact
@@ -30,6 +30,14 @@ class AuditWriteError(RuntimeError):
 
 class AuditCorruptError(RuntimeError):
     """The existing log cannot be appended to safely."""
+
+
+class AuditSink(Protocol):
+    """Where a record goes after the local fsync (the S3 run backend); never fails the write."""
+
+    def push(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class AuditLog:
@@ -51,6 +59,7 @@ class AuditLog:
         self.operator = dict(operator)
         self._lock = threading.RLock()
         self._failed: str | None = None
+        self.sinks: list[AuditSink] = []  # after the local record is durable, outside the file lock
         try:
             self._file = AppendOnlyFile(path)  # drops a torn last line first, under the lock
         except OSError as exc:
@@ -119,10 +128,13 @@ class AuditLog:
                     self._read_head()
                     if torn is not None:
                         self._discarded(torn)
-                    return self._append(event, step, details)
+                    record = self._append(event, step, details)
             except OSError as exc:  # the lock or the tail read failed: as fatal as a write
                 self._failed = f"{type(exc).__name__}: {exc}"
                 raise AuditWriteError(f"audit log {self.path}: {self._failed}") from exc
+            for sink in self.sinks:
+                sink.push(record)
+            return record
 
     def _append(self, event: str, step: str | None, details: dict[str, Any]) -> dict[str, Any]:
         """Chain and write one record; the caller holds the file lock and read the head."""
@@ -152,4 +164,6 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
+            for sink in self.sinks:
+                sink.close()
             self._file.close()

@@ -1,0 +1,31 @@
+"""`approve STEP [--reason TEXT]`: a second AWS principal approves a step (two-person rule)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runbook import approvals
+from runbook.cli.output import EXIT_FAIL, EXIT_OK, UsageError, print_head
+from runbook.engine import GATE_MAX_AGE_S
+from runbook.runtime import Runtime
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    runtime = Runtime.open(args.file)
+    try:
+        try:
+            runtime.model.step(args.step)
+        except KeyError:
+            raise UsageError(f"no step {args.step!r} in the runbook; nothing approved") from None
+        # Who approves is the AWS principal, never a local name: a different STS caller ARN.
+        approver = str(runtime.sessions.identity("target")["Arn"])
+        runtime.audit.set_operator(aws_arn=approver)
+        decision = approvals.approve(
+            runtime, args.step, approver, args.reason, max_age_s=GATE_MAX_AGE_S
+        )
+        print(decision.message, file=sys.stdout if decision.ok else sys.stderr)
+        return EXIT_OK if decision.ok else EXIT_FAIL
+    finally:
+        print_head(runtime)
+        runtime.close()

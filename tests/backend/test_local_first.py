@@ -1,0 +1,56 @@
+"""Local first in an emergency: with S3 unreachable, `runbook rollback` works from the
+local mirror and `runbook sync` later pushes its records into the shared chain, late."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runbook.backend.chain import verify_shared
+from tests.support import dnsworld as w
+from tests.support import s3backend as s3
+from tests.support.aws import free_port
+from tests.support.dnsworld import dns_session
+
+pytestmark = pytest.mark.slow
+URL = f"s3://{s3.PLAIN}/runs/move-2"
+
+
+def test_rollback_with_s3_unreachable_is_pushed_late_by_sync(
+    moto_server: str, tmp_path: Path
+) -> None:
+    s3.make_bucket(s3.PLAIN, lock=False)
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    paths = s3.team_runbooks(tmp_path, zone, URL)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        done = s3.cli("ana", paths["ana"], "do", step, "--yes")
+        assert done.returncode == 0, done.stderr
+    # Bo never flipped: his machine gets the snapshot from the run backend.
+    pulled = s3.cli("bo", paths["bo"], "sync")
+    assert pulled.returncode == 0 and "pulled the DNS snapshot" in pulled.stdout, pulled.stderr
+
+    closed = {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}"}  # nobody listens
+    rolled = s3.cli("bo", paths["bo"], "rollback", "--yes", **closed)
+    assert rolled.returncode == 0, rolled.stderr
+    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+    still_down = s3.cli("bo", paths["bo"], "sync", **closed)
+    assert still_down.returncode == 1 and "did not answer" in still_down.stderr
+
+    synced = s3.cli("bo", paths["bo"], "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "pushed" in synced.stdout
+    records = s3.shared_records(s3.PLAIN, "runs/move-2")
+    late = [r for r in records if "late" in r["details"]]
+    assert {"rollback.intent", "rollback.outcome"} <= {r["event"] for r in late}
+    assert all("not pushed when written" in r["details"]["late"]["reason"] for r in late)
+    for person in ("ana", "bo"):
+        s3.assert_each_local_record_once(records, paths[person].parent / ".runbook")
+    assert verify_shared(s3.store(s3.PLAIN, "runs/move-2")).ok
+    state = json.loads(s3.store(s3.PLAIN, "runs/move-2").get("state.json")[0])  # type: ignore[index]
+    assert state["dns"]["rolled_back_at"] is not None
+    again = s3.cli("bo", paths["bo"], "sync")
+    assert again.returncode == 0 and "nothing was waiting" in again.stdout
