@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from runbook.backend import S3Backend
 from runbook.backend.chain import verify_shared
+from runbook.engine import Engine
+from runbook.runtime import Runtime
 from tests.support import dnsworld as w
 from tests.support import s3backend as s3
 from tests.support.aws import free_port
@@ -54,3 +57,38 @@ def test_rollback_with_s3_unreachable_is_pushed_late_by_sync(
     assert state["dns"]["rolled_back_at"] is not None
     again = s3.cli("bo", paths["bo"], "sync")
     assert again.returncode == 0 and "nothing was waiting" in again.stdout
+
+
+def test_the_app_path_rolls_back_with_s3_unreachable_and_catches_up_later(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.make_bucket(s3.PLAIN, lock=False)
+    session = dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    path = s3.team_runbooks(tmp_path, zone, URL)["ana"]
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        w.walk(engine, step)
+    runtime.close()
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    runtime = Runtime.open(path)  # the app started during the outage: opens on its mirror
+    result = runtime.rollback()
+    assert result.confirmed
+    backend = runtime.backend
+    assert isinstance(backend, S3Backend) and backend.sink is not None
+    assert backend.sink.degraded is not None  # said why, for the late records
+    pending = [r["event"] for r in backend.sink.pending()]
+    assert "rollback.outcome" in pending
+    runtime.close()
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    runtime = Runtime.open(path)  # S3 answers again: the sink pushes what waited
+    assert runtime.backend is not None and runtime.backend.flush(30)
+    runtime.close()
+    records = s3.shared_records(s3.PLAIN, "runs/move-2")
+    outcome = next(r for r in records if r["event"] == "rollback.outcome")
+    assert "late" in outcome["details"]
+    s3.assert_each_local_record_once(records, path.parent / ".runbook")
