@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.support.dnsworld import dns_session
 
 pytestmark = pytest.mark.slow
 URL = f"s3://{s3.LOCKED}/runs/move-1"
-FLIP_NEEDS_ONE = [
+FLIP_NEEDS_ONE: list[dict[str, Any]] = [
     {
         "id": "verify-accounts",
         "title": "Verify accounts",
