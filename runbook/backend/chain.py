@@ -45,6 +45,7 @@ class SharedChain:
         self.retention = retention
         self.seq = 0
         self.head_hash = GENESIS
+        self._seen: dict[str, dict[str, Any]] = {}
 
     def refresh_head(self) -> tuple[int, str]:
         """Move the known head to the newest record (keys are zero-padded: key order is seq)."""
@@ -85,13 +86,20 @@ class SharedChain:
         raise Conflict(f"lost {MAX_RACES} races for the next audit seq in a row")
 
     def records(self, after: int = 0) -> list[dict[str, Any]]:
-        """The records after `seq`, oldest first (the current version of each)."""
+        """The records after `seq`, oldest first (the current version of each).
+
+        Records are created once, so each is fetched once per process: a step that
+        needs approvals re-reads the log at every `do` without re-reading all of it.
+        """
         found = []
         start = record_name(after) if after else None
         for name in self.store.names(FOLDER, start_after=start):
-            got = self.store.get(f"{FOLDER}/{name}")
-            if got is not None:
-                found.append(json.loads(got[0]))
+            if name not in self._seen:
+                got = self.store.get(f"{FOLDER}/{name}")
+                if got is None:
+                    continue
+                self._seen[name] = json.loads(got[0])
+            found.append(self._seen[name])
         return found
 
 
