@@ -49,32 +49,7 @@ class LoadedRunbook:
 def load(path: str | Path, registry: CheckRegistry | None = None) -> LoadedRunbook:
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunbookError([f"{shown}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunbookError([f"{shown}: cannot read: {exc}"]) from None
-    try:
-        raw = tomllib.loads(text)
-    except RecursionError:
-        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        pos = _TOML_POS.search(msg)
-        if pos:
-            clean = _TOML_POS.sub("", msg).strip()
-            raise RunbookError([f"{shown}:{pos.group(1)}:{pos.group(2)}: {clean}"]) from None
-        raise RunbookError([f"{shown}: invalid TOML: {msg}"]) from None
-
-    locator = _Locator(text)
-    try:
-        model = Runbook.model_validate(raw)
-    except ValidationError as exc:
-        raise RunbookError(_format(shown, exc, raw, locator)) from None
-    except RecursionError:
-        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
-
+    model, locator = _model(path)
     problems: list[str] = []
     seen: dict[str, int] = {}
     for index, step in enumerate(model.steps):
@@ -115,6 +90,42 @@ def load(path: str | Path, registry: CheckRegistry | None = None) -> LoadedRunbo
     if problems:
         raise RunbookError(problems)
     return LoadedRunbook(path=path, model=model, params=params)
+
+
+def load_model(path: str | Path) -> Runbook:
+    """The runbook's model alone, its checks neither imported nor their parameters read
+    (RunbookError as from `load`): for what needs no check, after a rollback say."""
+    return _model(Path(path))[0]
+
+
+def _model(path: Path) -> tuple[Runbook, _Locator]:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunbookError([f"{shown}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunbookError([f"{shown}: cannot read: {exc}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except RecursionError:
+        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        pos = _TOML_POS.search(msg)
+        if pos:
+            clean = _TOML_POS.sub("", msg).strip()
+            raise RunbookError([f"{shown}:{pos.group(1)}:{pos.group(2)}: {clean}"]) from None
+        raise RunbookError([f"{shown}: invalid TOML: {msg}"]) from None
+
+    locator = _Locator(text)
+    try:
+        model = Runbook.model_validate(raw)
+    except ValidationError as exc:
+        raise RunbookError(_format(shown, exc, raw, locator)) from None
+    except RecursionError:
+        raise RunbookError([f"{shown}: nested too deeply to be a runbook"]) from None
+    return model, locator
 
 
 def _format(shown: str, exc: ValidationError, raw: Any, locator: _Locator) -> list[str]:

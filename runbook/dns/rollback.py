@@ -13,19 +13,23 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
 from runbook.audit.log import AuditLog, AuditWriteError
 from runbook.aws.errors import is_retryable
-from runbook.aws.session import SessionFactory
+from runbook.aws.session import core_client
 from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
+from runbook.dns.rollback_inputs import AccountRef
+from runbook.dns.rollback_state import apply_patch, rollback_patch
 from runbook.dns.snapshot import Snapshot, trusted_snapshot
 from runbook.formatting import error_line
-from runbook.model import Account
-from runbook.state import RunState, StepStatus, utcnow
+
+if TYPE_CHECKING:  # `runbook rollback` builds no factory and no model (rollback_inputs)
+    from runbook.aws.session import SessionFactory
 
 # The rollback client does no retries of its own: its loop below owns them, so
 # a retry quota drained by other clients can never stop a rollback.
@@ -173,15 +177,22 @@ def run_rollback(
     snapshot_path: Path,
     sessions: SessionFactory | None,
     audit: AuditLog | None,
-    update_state: Callable[[Callable[[RunState], object]], object] | None,
+    update_state: Callable[[Callable[[Any], object]], object] | None,
     deadline_s: float,
     sleep: Callable[[float], None] = time.sleep,
     on_attempt: Callable[[int, str], None] | None = None,
     flip_steps: tuple[str, ...] = (),
     audit_path: Path | None = None,
     best_effort_records: bool = False,
+    client_for: Callable[[Snapshot], Any] | None = None,
 ) -> RollbackResult:
     """Roll DNS back to the snapshot. With `sessions=None`, the snapshot's own account is used.
+
+    `client_for` gives the Route 53 client for the snapshot's account instead of
+    `sessions` (a client prepared off the key's path, or the command's lean one);
+    either way it is asked for after the intent is recorded, as a client always was.
+    `update_state` applies a change to the run state: a `RunState` (the app's
+    `Runtime.update_state`) or the state file's JSON (`rollback_state.JsonStateFile`).
 
     `audit_path` is the log whose `dns.snapshot_saved` record vouches for the
     snapshot file (it may differ from where `audit` writes, after a failure).
@@ -206,8 +217,6 @@ def run_rollback(
                 raise
             unrecorded.append(f"{event}: {exc}")
 
-    if sessions is None:
-        sessions = SessionFactory({snapshot.account_name: Account(**snapshot.account)})
     record(
         "rollback.intent",
         zone_id=snapshot.zone_id,
@@ -219,7 +228,14 @@ def run_rollback(
         snapshot_note=note,
     )
     try:
-        client = sessions.client(snapshot.account_name, "route53", config=ROLLBACK_CLIENT_CONFIG)
+        if client_for is not None:
+            client = client_for(snapshot)
+        elif sessions is not None:
+            client = sessions.client(
+                snapshot.account_name, "route53", config=ROLLBACK_CLIENT_CONFIG
+            )
+        else:
+            client = snapshot_client(snapshot)
         result = rollback(
             snapshot,
             client,
@@ -243,22 +259,24 @@ def run_rollback(
         manual_command=None if result.confirmed else result.manual_command,
     )
     if update_state is not None:
-
-        def rolled_back(state: RunState) -> None:
-            state.dns.rolled_back_at = utcnow()
-            state.dns.rollback_confirmed = result.confirmed
-            if result.confirmed:
-                state.dns.flipped_at = None
-                for step_id in flip_steps:  # the flip may be offered again
-                    saved = state.step(step_id)
-                    saved.status = StepStatus.PENDING
-                    saved.note = "rolled back"
-
+        # The flip (and the steps from flip_steps) may be offered again once confirmed.
+        patch = rollback_patch(result.confirmed, flip_steps, datetime.now(UTC))
         try:
-            update_state(rolled_back)
+            update_state(lambda state: apply_patch(state, patch))
         except (OSError, ValueError) as exc:
             if not best_effort_records:
                 raise
             unrecorded.append(f"state: {exc}")
     result.unrecorded = unrecorded
     return result
+
+
+def snapshot_client(snapshot: Snapshot, account: AccountRef | None = None) -> Any:
+    """The rollback's client for the snapshot's account: as the runbook now says to reach
+    it (`account`), else as the snapshot recorded it. Never through boto3 (`core_client`)."""
+    return core_client(
+        account if account is not None else AccountRef.recorded(snapshot.account),
+        "route53",
+        read_only=snapshot.account_name == "source",
+        config=ROLLBACK_CLIENT_CONFIG,
+    )

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.audit.verify import last_of
 from runbook.dns.records import (
@@ -19,7 +19,9 @@ from runbook.dns.records import (
     zone_id,
 )
 from runbook.durable import create_exclusive
-from runbook.model import Account, Dns
+
+if TYPE_CHECKING:  # not imported by `runbook rollback`, which reads no model
+    from runbook.model import Account, Dns
 
 SNAPSHOT_FILE = "dns-snapshot.json"
 SNAPSHOT_FIELDS = ("zone_id", "name", "type", "account_name", "account", "record_sets", "taken_at")
