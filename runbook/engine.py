@@ -28,6 +28,7 @@ from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
 from runbook.formatting import one_line
 from runbook.lease import LeaseHeld, RunLease
+from runbook.rollback_reset import NOT_CALLED_FOR, first_not_done, held_by, skipped
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
 from runbook.state import RunState, StepStatus, utcnow
@@ -99,6 +100,8 @@ class Engine:
                 return StepStatus.DONE
             if saved.status == StepStatus.RUNNING:
                 return StepStatus.RUNNING
+            if skipped(self.rt.model, self.rt.state, step_id):
+                return StepStatus.SKIPPED
             if step_id in self._checking:
                 return StepStatus.CHECKING
             if saved.status == StepStatus.FAILED and self._fresh(step_id) is None:
@@ -117,24 +120,14 @@ class Engine:
 
     def current_step(self) -> str | None:
         """The first step that is not done: where a resumed run picks up."""
-        for step_id in self.step_ids:
-            if self.rt.state.step(step_id).status != StepStatus.DONE:
-                return step_id
-        return None
+        return first_not_done(self.rt.model, self.rt.state)
 
     def waiting_on(self, step_id: str) -> str | None:
         """The earlier step that must be done first, if any.
 
         An independent step may be done at any time, and never holds later ones.
         """
-        if self.rt.model.step(step_id).independent:
-            return None
-        for step in self.rt.model.steps:
-            if step.id == step_id:
-                return None
-            if not step.independent and self.rt.state.step(step.id).status != StepStatus.DONE:
-                return step.id
-        raise KeyError(step_id)
+        return held_by(self.rt.model, self.rt.state, step_id)
 
     def changed_since(
         self, step_id: str | None, rolled_back_at: datetime | None, *, lease: bool = True
@@ -148,7 +141,8 @@ class Engine:
         if step_id is not None and state.step(step_id).status == StepStatus.DONE:
             return f"{step_id} was done meanwhile (see the audit log)"
         if state.dns.rolled_back_at != rolled_back_at:
-            return "DNS was rolled back meanwhile"
+            flipped = state.dns.rolled_back_at is None  # a flip clears it
+            return "DNS was flipped again meanwhile" if flipped else "DNS was rolled back meanwhile"
         holder = RunLease(self.rt.state_dir).current() if lease else None
         if holder is not None and holder.pid != os.getpid() and holder.alive():
             return f"another process is acting: {holder.describe()}"
@@ -159,6 +153,8 @@ class Engine:
             status = self.status(step_id)
             if status == StepStatus.DONE:
                 return False, "already done"
+            if status == StepStatus.SKIPPED:
+                return False, NOT_CALLED_FOR
             if status in (StepStatus.RUNNING, StepStatus.CHECKING):
                 return False, f"step is {status.value}"
             earlier = self.waiting_on(step_id)

@@ -324,6 +324,14 @@ class Step(Strict):
     independent: bool = Field(
         default=False, description="May be done out of order; does not hold later steps back."
     )
+    after_rollback: bool = Field(
+        default=False,
+        description=(
+            "Needed only after a DNS rollback (e.g. the source owner re-enables writes): "
+            "skipped until one happens. At each confirmed rollback this step and every "
+            "later one go back to pending, so the run resumes here."
+        ),
+    )
     checks: list[CheckRef] = Field(default_factory=list)
     action: Action
 
@@ -331,6 +339,9 @@ class Step(Strict):
     def _watch_has_criteria(self) -> Step:
         if self.action.kind == "watch" and not any(c.blocking is not False for c in self.checks):
             raise ValueError("a watch step needs at least one blocking check: its criteria")
+        if self.after_rollback and (self.independent or self.action.kind == "dns.flip"):
+            # It is where the run resumes after a rollback: it must hold the later steps.
+            raise ValueError("an after_rollback step may not be independent, nor the flip")
         return self
 
 

@@ -22,6 +22,7 @@ from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.loader import LoadedRunbook, load
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
+from runbook.rollback_reset import reset_on_rollback
 from runbook.state import AuditHead, RunState, StateStore
 
 AUDIT_FILE = "audit.jsonl"
@@ -144,7 +145,7 @@ class Runtime:
             deadline_s=deadline_s or self.model.settings.rollback_deadline_s,
             sleep=sleep,
             on_attempt=on_attempt,
-            flip_steps=tuple(s.id for s in self.model.steps if s.action.kind == "dns.flip"),
+            flip_steps=reset_on_rollback(self.model),  # the flip and all after it, done again
             audit_path=self.audit.path,
         )
 

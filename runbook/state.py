@@ -36,6 +36,7 @@ class StepStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     WAIVED = "waived"
+    SKIPPED = "skipped"  # live only: an after-rollback step while no rollback calls for it
 
 
 def utcnow() -> datetime:

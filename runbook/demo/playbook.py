@@ -255,6 +255,10 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
         "validate-target": (
             "*Demo:* the URLs are a small web server on 127.0.0.1 that the demo runs."
         ),
+        "re-enable-source-writes": (
+            "*Demo:* skipped until you roll back (`ctrl+r` once DNS is flipped); then it is\n"
+            "the next step, and the flip and every later step are offered again."
+        ),
         "source-read-only": (
             "*Demo:* confirming this step tells the emulated DMS task that writes stopped:\n"
             "`CDCIncomingChanges` falls to 0 and CDC drains over the next minutes."

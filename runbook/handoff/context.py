@@ -63,7 +63,8 @@ class Context:
     @property
     def reenable_step(self) -> Step | None:
         """The step that offers re-enabling writes after a rollback, if the runbook has one."""
-        return self.step_matching(_REENABLE)
+        flagged = next((s for s in self.model.steps if s.after_rollback), None)
+        return flagged or self.step_matching(_REENABLE)
 
     @property
     def decommission_step(self) -> Step | None:

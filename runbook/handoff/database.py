@@ -323,7 +323,8 @@ def writes_requests(ctx: Context) -> list[Request]:
             "after a rollback DNS sends users back to the source, which is still read-only "
             "until its owner grants the writes back: do this first"
         ),
-        verify=ctx.verify(check, step.id if step is not None else check_step, expect),
+        # Verified where the check runs: a manual re-enable step has no check of its own.
+        verify=ctx.verify(check, step.id if step and step.checks else check_step, expect),
         when_step=step.id if step is not None else None,
         sql=_sql("GRANT", family),
         console="a SQL session on the writer, as a user with GRANT OPTION",
