@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# The runbook's own locator: one way of naming a TOML key's file, line and column.
+from runbook.loader import _TOML_POS, _Locator, _message, _place
 
 SETTINGS_ENV = "RUNBOOK_SETTINGS"
 
@@ -35,13 +39,51 @@ def settings_path() -> Path:
     return base / "runbook" / "settings.toml"
 
 
+def _parse(path: Path) -> tuple[AppSettings, list[str]]:
+    """The settings, or the defaults and one `FILE:LINE:COL: key: message` per problem."""
+    shown = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return AppSettings(), [f"{shown}: cannot read: {exc}"]
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POS.search(str(exc))
+        clean = _TOML_POS.sub("", str(exc)).strip()
+        where = f"{shown}:{pos.group(1)}:{pos.group(2)}" if pos else shown
+        return AppSettings(), [f"{where}: invalid TOML: {clean}"]
+    try:
+        return AppSettings.model_validate(raw), []
+    except ValidationError as exc:
+        locator = _Locator(text)
+        problems = []
+        for err in exc.errors():
+            message = _message(err)
+            loc = tuple(err["loc"])
+            if err["type"] == "extra_forbidden" and len(loc) == 1:
+                close = difflib.get_close_matches(str(loc[0]), list(AppSettings.model_fields), 1)
+                message += f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(_place(shown, loc, message, locator))
+        return AppSettings(), problems
+
+
+def settings_problems(path: Path | None = None) -> list[str]:
+    """What is wrong with the settings file, each naming the key and its line; [] if fine."""
+    path = path or settings_path()
+    return _parse(path)[1] if path.exists() else []
+
+
 def load_settings(path: Path | None = None) -> tuple[AppSettings, str | None]:
-    """Settings and a warning; a broken file never stops the app (defaults are used)."""
+    """Settings and a warning; a broken file is used as the defaults.
+
+    The command line refuses a broken file before it opens the app
+    (`settings_problems`); this keeps an app built otherwise (tests) running.
+    """
     path = path or settings_path()
     if not path.exists():
         return AppSettings(), None
-    try:
-        return AppSettings.model_validate(tomllib.loads(path.read_text("utf-8"))), None
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        return AppSettings(), f"{path}: ignored ({first})"
+    settings, problems = _parse(path)
+    if problems:
+        return settings, f"{problems[0]} (settings ignored: the defaults are used)"
+    return settings, None

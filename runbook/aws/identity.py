@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runbook.aws.session import SessionFactory
+from runbook.aws.session import CredentialsError, SessionFactory
 from runbook.model import Runbook
 
 
@@ -38,6 +38,9 @@ def compare(sessions: SessionFactory, runbook: Runbook) -> list[IdentityFinding]
         expected = runbook.account(name).account_id
         try:
             ident = sessions.identity(name)
+        except CredentialsError as exc:  # the finding names the account already
+            findings.append(IdentityFinding(name, expected, None, None, exc.cause))
+            continue
         except Exception as exc:
             findings.append(IdentityFinding(name, expected, None, None, f"{exc}"))
             continue

@@ -10,14 +10,13 @@ from typing import Any
 
 from runbook.audit.record import gist
 from runbook.audit.verify import read_records, records_backward, verify
+from runbook.cli.locate import audit_log
 from runbook.cli.output import EXIT_FAIL, EXIT_OK, UsageError
 from runbook.formatting import printable
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
+    path = audit_log(args.path, args.file)
     if args.audit_command == "report":
         from runbook.report.command import report_command
 

@@ -13,13 +13,15 @@ from types import FrameType
 from typing import Any
 
 from runbook.aws.redact import install_logging
-from runbook.cli.app import app_module
+from runbook.cli.app import app_module, refuse_broken_settings
 from runbook.cli.output import EXIT_OK, UsageError, print_head
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from runbook.demo import missing_demo_extra
 
+    if not args.serve:
+        refuse_broken_settings()  # before the emulator starts: nothing to undo
     missing = missing_demo_extra()
     if missing is not None:  # installed without the emulator: say how, change nothing
         raise UsageError(missing)

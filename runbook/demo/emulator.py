@@ -134,7 +134,8 @@ class Emulator:
             if self._server is not None:
                 return self
             # werkzeug logs every request to stderr, which would scribble over the
-            # terminal app; warnings and errors still get through.
+            # terminal app. Its errors (an API moto lacks, as a 500 with a traceback)
+            # still reach the app's log; the command line keeps them off the terminal.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             # Port 0: the kernel picks a free port at bind time, so no other
             # process can take it between choosing and binding.

@@ -9,11 +9,11 @@ live), and whether the hash chain verifies.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from runbook.durable import atomic_write
+from runbook.outpath import OutputPathError, output_path
 from runbook.report.build import build_report
 from runbook.report.model import Report, ReportInputError
 from runbook.report.render import render_html, render_markdown
@@ -21,16 +21,18 @@ from runbook.report.render import render_html, render_markdown
 EXIT_OK, EXIT_NOT_INTACT, EXIT_USAGE = 0, 1, 2
 
 
-def output_prefix(log: Path, out: Path | None) -> Path:
-    """`--out` is a directory (existing, or written with a trailing slash) or a file prefix."""
+def output_prefix(log: Path, out: Path | str | None) -> Path:
+    """`--out` is an existing directory (the report under its default name) or a file prefix."""
     default_name = f"{log.stem}-report"
     if out is None:
         return Path.cwd() / default_name
-    if out.is_dir() or str(out).endswith(("/", os.sep)):
-        return out / default_name
-    if out.suffix.lower() in (".html", ".htm", ".md"):
-        return out.with_suffix("")
-    return out
+    try:
+        path = output_path(out, default_name)
+    except OutputPathError as exc:
+        raise ReportInputError(str(exc)) from None
+    if path.suffix.lower() in (".html", ".htm", ".md"):
+        return path.with_suffix("")
+    return path
 
 
 def _write(report: Report, prefix: Path, inputs: list[Path]) -> tuple[Path, Path]:
@@ -50,20 +52,22 @@ def _write(report: Report, prefix: Path, inputs: list[Path]) -> tuple[Path, Path
 
 
 def write_report(
-    path: Path, out_dir_or_prefix: Path | None, previous: Path | None = None
+    path: Path, out_dir_or_prefix: Path | str | None, previous: Path | None = None
 ) -> tuple[Path, Path]:
     """Build and write `<name>.html` and `<name>.md`; returns their paths."""
+    prefix = output_prefix(path, out_dir_or_prefix)
     report = build_report(path, previous=previous)
     inputs = [path, *([previous] if previous else [])]
-    return _write(report, output_prefix(path, out_dir_or_prefix), inputs)
+    return _write(report, prefix, inputs)
 
 
-def report_command(path: Path, out: Path | None, previous: Path | None) -> int:
+def report_command(path: Path, out: Path | str | None, previous: Path | None) -> int:
     """`runbook audit report`: 0 written; 1 written but the chain is not intact; 2 bad input."""
     try:
+        prefix = output_prefix(path, out)  # a missing directory is said before any work
         report = build_report(path, previous=previous)
         inputs = [path, *([previous] if previous else [])]
-        html_path, md_path = _write(report, output_prefix(path, out), inputs)
+        html_path, md_path = _write(report, prefix, inputs)
     except ReportInputError as exc:
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,54 @@
+"""Which audit log a command means: a file, a run's directory, or the runbook's run (`-f`).
+
+`runbook audit verify .runbook/`, `runbook audit verify runbook-demo/` and
+`runbook audit verify -f runbook.toml` all mean the same log, as `git -C DIR`
+or `tar -f` would let them. Locating a log reads only: nothing is created.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runbook.cli.output import UsageError
+
+DEFAULT_RUNBOOK = "runbook.toml"
+# `[migration] state_dir`'s default, beside the runbook (DESIGN section 4).
+DEFAULT_STATE_DIR = ".runbook"
+
+
+def _audit_file() -> str:
+    from runbook.runtime import AUDIT_FILE  # the one name; loaded only when a path needs it
+
+    return AUDIT_FILE
+
+
+def _from_runbook(runbook: Path) -> Path:
+    from runbook.loader import load  # a broken runbook is reported by `main`, exit 2
+
+    log = load(runbook).state_dir / _audit_file()
+    if not log.is_file():
+        raise UsageError(f"{runbook}: its run has no audit log yet (no {log})")
+    return log
+
+
+def audit_log(path: str | None, runbook: str | None) -> Path:
+    """The audit log named by PATH (file or directory) or by `-f RUNBOOK`."""
+    if path is not None and runbook is not None:
+        raise UsageError("give an audit log (or its directory) or -f RUNBOOK, not both")
+    if path is None:
+        return _from_runbook(Path(runbook or DEFAULT_RUNBOOK))
+    given = Path(path)
+    if given.is_dir():
+        name = _audit_file()
+        for log in (given / name, given / DEFAULT_STATE_DIR / name):
+            if log.is_file():
+                return log
+        if (given / DEFAULT_RUNBOOK).is_file():  # a runbook whose state_dir is elsewhere
+            return _from_runbook(given / DEFAULT_RUNBOOK)
+        raise UsageError(
+            f"{path}: no audit log in this directory (looked for {name}, "
+            f"{DEFAULT_STATE_DIR}/{name} and {DEFAULT_RUNBOOK})"
+        )
+    if not given.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    return given
