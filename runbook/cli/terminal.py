@@ -64,6 +64,7 @@ class OneLineHandler(logging.StreamHandler[TextIO]):
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
+        self._follow_stderr = stream is None  # sys.stderr as it is when a record comes
         self._said: set[str] = set()
         self._said_lock = threading.Lock()
 
@@ -77,6 +78,8 @@ class OneLineHandler(logging.StreamHandler[TextIO]):
                 if line in self._said:
                     return  # a failing endpoint says the same thing on every call
                 self._said.add(line)
+            if self._follow_stderr:
+                self.stream = sys.stderr
             self.stream.write(line + "\n")
             self.flush()
         except Exception:
