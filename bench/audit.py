@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from bench.common import Measure, Options, Report, log, ratio_line
+from bench.common import Measure, Options, Report, goal_line, log, ratio_line
 from runbook.audit.log import AuditLog
 from runbook.audit.verify import verify
 
@@ -116,6 +116,9 @@ def run(options: Options) -> Report:
     report.measures += [b, a]
     report.ratios.append(
         ratio_line(a, b, paired=False, what="records verified per record appended")
+    )
+    report.goals.append(
+        goal_line("audit verify, records/s", a.median, "> 100,000", a.median > 100_000)
     )
     report.notes.append(
         f"appends: {appends} records per repetition, on {fs} "

@@ -112,11 +112,18 @@ def ratio_line(
     return line
 
 
+def goal_line(figure: str, value: float, goal: str, met: bool) -> str:
+    """One of the issue's goals: the figure, its target beside it, and whether it is met."""
+    shown = fmt_ratio(value) if abs(value) < 10 else f"{value:,.0f}"
+    return f"GOAL {figure}: {shown} (goal {goal}) {'met' if met else 'NOT met'}"
+
+
 @dataclass
 class Report:
     name: str
     measures: list[Measure] = field(default_factory=list)
     ratios: list[str] = field(default_factory=list)
+    goals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
     elapsed_s: float = 0.0
@@ -277,6 +284,7 @@ def print_reports(reports: Sequence[Report], out: IO[str] = sys.stdout) -> None:
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
+    goals = [goal for report in reports for goal in report.goals]
     print(line(header), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for row in rows:
@@ -291,8 +299,14 @@ def print_reports(reports: Sequence[Report], out: IO[str] = sys.stdout) -> None:
         print(f"{report.name} ({report.elapsed_s:.0f} s):", file=out)
         for ratio in report.ratios:
             print(f"  {ratio}", file=out)
+        for goal in report.goals:
+            print(f"  {goal}", file=out)
         for note in report.notes:
             print(f"  note: {note}", file=out)
+    if goals:
+        print("\nThe issue's goals (medians of interleaved runs):", file=out)
+        for goal in goals:
+            print(f"  {goal.removeprefix('GOAL ')}", file=out)
     out.flush()
 
 
@@ -314,6 +328,7 @@ def to_json(reports: Sequence[Report]) -> list[dict[str, Any]]:
                 for m in r.measures
             ],
             "ratios": r.ratios,
+            "goals": r.goals,
             "notes": r.notes,
         }
         for r in reports

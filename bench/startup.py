@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench._minimal_app import MARKER
-from bench.common import ROOT, Measure, Options, Report, child_env, log, ratio_line
+from bench.common import ROOT, Measure, Options, Report, child_env, goal_line, log, ratio_line
 from runbook.aws.session import build_session
 from runbook.demo.emulator import Emulator
 from runbook.model import Account
@@ -140,6 +140,10 @@ def run(options: Options) -> Report:
     b = Measure.of("minimal Textual app", "s", theirs)
     report.measures += [a, b]
     report.ratios.append(ratio_line(a, b, what="what runbook adds to Textual's own start"))
+    ratio = a.median / b.median
+    report.goals.append(
+        goal_line("runbook run to first paint vs Textual", ratio, "<= 1.5", ratio <= 1.5)
+    )
     report.notes.append(
         f"pty {COLUMNS}x{ROWS}; clock from spawn to the first screen's text on the terminal"
     )

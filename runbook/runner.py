@@ -113,23 +113,26 @@ def run_checks(
 ) -> list[CheckOutcome]:
     """Run every job at once; return outcomes in job order."""
     results: queue.Queue[tuple[int, CheckResult, float]] = queue.Queue()
-    starts: dict[int, float] = {}
+    # Every thread is started first and waits here, then all begin at once: a check
+    # started while the others already run would wait for the GIL to be started.
+    go = threading.Event()
 
     def worker(index: int, job: CheckJob, ctx: CheckContext) -> None:
+        go.wait()
         begun = time.monotonic()
         result = run_one(job, ctx)
         results.put((index, result, time.monotonic() - begun))
 
     for index, job in enumerate(jobs):
-        ctx = context_for(job.step)
-        starts[index] = time.monotonic()
-        thread = threading.Thread(
+        threading.Thread(
             target=worker,
-            args=(index, job, ctx),
+            args=(index, job, context_for(job.step)),
             name=f"check-{job.check_cls.meta.id}",
             daemon=True,
-        )
-        thread.start()
+        ).start()
+    started = time.monotonic()
+    starts = dict.fromkeys(range(len(jobs)), started)
+    go.set()
 
     outcomes: dict[int, CheckOutcome] = {}
 

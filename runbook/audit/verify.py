@@ -178,6 +178,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def records_backward(path: Path) -> Iterator[dict[str, Any]]:
     """Readable records from the last to the first, read from the end in chunks."""
+    for raw in _lines_backward(path):
+        record = _parsed(raw)
+        if record is not None:
+            yield record
+
+
+def _lines_backward(path: Path) -> Iterator[bytes]:
+    """The file's lines from the last to the first, read from the end in chunks."""
     with open(path, "rb") as handle:
         position = handle.seek(0, os.SEEK_END)
         rest = b""
@@ -187,13 +195,8 @@ def records_backward(path: Path) -> Iterator[dict[str, Any]]:
             handle.seek(position)
             lines = (handle.read(step) + rest).split(b"\n")
             rest = lines.pop(0)  # may be the end of a line that starts earlier
-            for raw in reversed(lines):
-                record = _parsed(raw)
-                if record is not None:
-                    yield record
-        record = _parsed(rest)
-        if record is not None:
-            yield record
+            yield from reversed(lines)
+        yield rest
 
 
 def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
@@ -207,8 +210,19 @@ def records_after(path: Path, seq: int) -> list[dict[str, Any]]:
 
 
 def last_of(path: Path, event: str) -> dict[str, Any] | None:
-    """The newest record of `event`, read from the end of the log."""
-    return next((r for r in records_backward(path) if r.get("event") == event), None)
+    """The newest record of `event`, read from the end of the log.
+
+    Only lines that hold the event's name are parsed (the rollback looks for the
+    flip's snapshot behind every record since, on the key's path). The writer never
+    escapes an event name, so a line without it is not one of its records.
+    """
+    name = event.encode()
+    for raw in _lines_backward(path):
+        if name in raw:
+            record = _parsed(raw)
+            if record is not None and record.get("event") == event:
+                return record
+    return None
 
 
 def _parsed(raw: bytes) -> dict[str, Any] | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import random
 import shlex
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,9 +233,7 @@ def run_rollback(
         if client_for is not None:
             client = client_for(snapshot)
         elif sessions is not None:
-            client = sessions.client(
-                snapshot.account_name, "route53", config=ROLLBACK_CLIENT_CONFIG
-            )
+            client = factory_client(sessions, snapshot.account_name)
         else:
             client = snapshot_client(snapshot)
         result = rollback(
@@ -280,3 +280,51 @@ def snapshot_client(snapshot: Snapshot, account: AccountRef | None = None) -> An
         read_only=snapshot.account_name == "source",
         config=ROLLBACK_CLIENT_CONFIG,
     )
+
+
+def factory_client(sessions: SessionFactory, account_name: str) -> Any:
+    """A new Route 53 client of the factory's, shared with nobody: the rollback's own."""
+    return sessions.client(account_name, "route53", config=ROLLBACK_CLIENT_CONFIG)
+
+
+class RollbackClient:
+    """The rollback's client, built ahead in a thread (while its question is open), and
+    taken by the next rollback alone, which then builds nothing between key and request.
+
+    Built when asked for, not at start-up: a client copies its session's event handlers
+    when it is made, so it sees what was registered up to the question.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: tuple[str, Future[Any]] | None = None
+
+    def prepare(self, sessions: SessionFactory, account_name: str) -> None:
+        with self._lock:
+            if self._pending is not None:
+                return
+            future: Future[Any] = Future()
+            self._pending = (account_name, future)
+
+        def build() -> None:
+            try:
+                future.set_result(factory_client(sessions, account_name))
+            except BaseException as exc:  # the rollback builds its own, and meets it there
+                future.set_exception(exc)
+
+        threading.Thread(target=build, name="rollback-client", daemon=True).start()
+
+    def take(self, sessions: SessionFactory) -> Callable[[Snapshot], Any]:
+        """`run_rollback`'s `client_for`: the prepared client if it fits, else a new one."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+
+        def client_for(snapshot: Snapshot) -> Any:
+            if pending is not None and pending[0] == snapshot.account_name:
+                try:
+                    return pending[1].result()
+                except Exception:
+                    pass  # built again below: its error, if any, is the rollback's to report
+            return factory_client(sessions, snapshot.account_name)
+
+        return client_for

@@ -134,3 +134,28 @@ def test_advisory_failures_do_not_block(runbook_model: Runbook, tmp_path: Path) 
     ctx = context(runbook_model, tmp_path)
     outcomes = run_checks([job(Raising, blocking=False), job(Passing)], lambda _s: ctx)
     assert gate_passes(outcomes)
+
+
+class CountsOthers(Check[NoParams]):
+    """Notes how many of the gate's check threads exist as it begins."""
+
+    meta = meta("test.counts_others")
+    seen: list[int] = []
+    done = threading.Barrier(8, timeout=10)  # none ends before all have counted
+
+    def run(self, ctx: CheckContext, params: NoParams) -> CheckResult:
+        alive = [t for t in threading.enumerate() if t.name == "check-test.counts_others"]
+        self.seen.append(len(alive))
+        self.done.wait()
+        return CheckResult.passed("counted")
+
+
+def test_every_check_of_a_gate_begins_once_all_are_started(
+    runbook_model: Runbook, tmp_path: Path
+) -> None:
+    """None begins while the runner still starts the others: each would slow the rest."""
+    ctx = context(runbook_model, tmp_path)
+    CountsOthers.seen.clear()
+    outcomes = run_checks([job(CountsOthers) for _ in range(8)], lambda _s: ctx)
+    assert all(o.result.status == Status.PASS for o in outcomes)
+    assert CountsOthers.seen == [8] * 8
