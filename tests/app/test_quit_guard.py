@@ -20,31 +20,9 @@ from screens.confirm import ConfirmScreen
 from screens.messages import ActionProgressed
 from screens.step import StepScreen
 from tests.support.pilot import Messages, settle
-from tests.support.runbooks import base_runbook, with_steps, write_runbook
+from tests.support.waitworld import until, wait_world
 
 SIZES = [(160, 48), (80, 24)]
-WAIT_S = 600
-
-
-def wait_world(tmp_path: Path, seconds: int = WAIT_S) -> Path:
-    book = base_runbook()
-    wait = {
-        "id": "settle",
-        "title": "Let caches expire",
-        "phase": "cutover",
-        "independent": True,
-        "action": {"kind": "wait", "seconds": seconds},
-    }
-    return write_runbook(tmp_path, with_steps(book, [book["steps"][0], wait]))
-
-
-async def until(pilot: Pilot[Any], condition: Any, what: str, rounds: int = 300) -> None:
-    """Pause until `condition()` holds (a bound against hanging, not a timing)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def start_the_wait(pilot: Pilot[Any], messages: Messages) -> None:
@@ -66,7 +44,9 @@ async def quit_and_confirm(pilot: Pilot[Any], key: str) -> None:
     await pilot.pause()
     assert isinstance(app.screen, ConfirmScreen) and app.screen.purpose == "quit"
     question = str(app.screen.question)
-    assert question.startswith("A wait is running (Let caches expire, ") and "quit anyway" in question
+    assert (
+        question.startswith("A wait is running (Let caches expire, ") and "quit anyway" in question
+    )
     await pilot.press("y")
     # The app closes once the wait has stopped: no blank screen for the rest of the wait.
     await until(pilot, lambda: not app.is_running, "the app closed")
@@ -93,7 +73,8 @@ async def test_quit_during_a_wait_asks_and_no_keeps_the_wait(
         assert app.acting == "settle" and app.is_running
         await quit_and_confirm(pilot, key)
     assert app.return_code == 0
-    events = [r["event"] for r in read_records(app.runtime.audit.path) if r.get("step")]  # type: ignore[union-attr]
+    assert app.runtime is not None
+    events = [r["event"] for r in read_records(app.runtime.audit.path) if r.get("step")]
     assert events[-2:] == ["action.intent", "action.interrupted"]
 
 
