@@ -28,10 +28,12 @@ ANCHORS = ("gate.finished", "gate.waived")  # approvals must be newer than these
 FLUSH_S = 10.0
 
 
-def required(model: Runbook, step_id: str, *, waived: bool) -> int:
-    """How many approvals the step needs now: a waiver in production needs one too."""
+def required(model: Runbook, step_id: str, *, waived: bool, team: bool) -> int:
+    """How many approvals the step needs now. On a run shared by a team, a waiver in
+    production needs one too; alone on one machine there is nobody to ask, and a
+    production waiver keeps its own rules (a reason per check, the name typed)."""
     need = model.step(step_id).approvals
-    if waived and model.migration.environment == "production":
+    if waived and team and model.migration.environment == "production":
         need = max(need, 1)
     return need
 
@@ -118,7 +120,7 @@ def _age(value: Any, now: datetime) -> float:
 def missing(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
     """Why the step's action may not run yet for lack of approvals, or None."""
     waived = rt.state.step(step_id).waiver is not None
-    need = required(rt.model, step_id, waived=waived)
+    need = required(rt.model, step_id, waived=waived, team=_team(rt))
     if need == 0:
         return None
     actor = rt.audit.operator.get("aws_arn")
@@ -135,6 +137,10 @@ def missing(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
         f"needs {need} approval(s) by another AWS principal since {what} "
         f"({len(got)} so far): `runbook approve {step_id}` from their machine"
     )
+
+
+def _team(rt: Runtime) -> bool:
+    return rt.backend is not None and rt.backend.shared
 
 
 def _records(rt: Runtime) -> list[dict[str, Any]]:
@@ -190,7 +196,7 @@ def _refusal(
     max_age_s: float,
 ) -> str | None:
     waived = since is not None and since.get("event") == "gate.waived"
-    if required(rt.model, step_id, waived=waived) == 0:
+    if required(rt.model, step_id, waived=waived, team=_team(rt)) == 0:
         return f"{step_id} requires no approval"
     if since is None:
         return f"{step_id}'s gate has not run yet: there is nothing to approve"

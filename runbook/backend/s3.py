@@ -20,7 +20,7 @@ from runbook.backend.store import (
 )
 from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.lease import RunLease
-from runbook.state import RunState, StateStore
+from runbook.state import StateStore
 
 
 class S3Backend:
@@ -63,15 +63,23 @@ class S3Backend:
     def flush(self, timeout: float) -> bool:
         return self.sink.flush(timeout) if self.sink is not None else True
 
-    def sync(self, audit_path: Path, local: RunState) -> SyncReport:
-        """Push what this machine wrote locally (records, snapshot, a rollback's milestones)."""
-        run_id = local.run_id
+    def sync(self, audit_path: Path, mirror: StateStore) -> SyncReport:
+        """Push what this machine wrote locally (records, snapshot, a rollback's milestones),
+        and mirror the shared state and snapshot here, so a later rollback finds them."""
+        local = mirror.load()  # a store without a remote: the local file alone
         try:
             shared = self.state.load(local)
-            run_id = shared.run_id
-            sink = S3AuditSink(self.chain, audit_path, run_id=run_id, before_push=self._before)
-            result = sink.sync()
+            sink = S3AuditSink(
+                self.chain, audit_path, run_id=shared.run_id, before_push=self._before
+            )
+            try:
+                result = sink.sync()
+            finally:
+                sink.close()
             notes: list[str] = []
+            if not mirror.exists() and self.state.local_only is None:
+                mirror.save(shared)
+                notes.append(f"mirrored the shared run state into {mirror.path}")
             snapshot = self.state_dir / SNAPSHOT_FILE
             if pull_snapshot(self.store, snapshot):
                 notes.append(f"pulled the DNS snapshot into {snapshot}")

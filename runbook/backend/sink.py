@@ -14,6 +14,7 @@ so nothing is pushed twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from runbook.backend.store import BackendError, BackendUnavailable, Conflict
 from runbook.durable import AppendOnlyFile, create_exclusive
 
 PUSHED_FILE = "s3-pushed.jsonl"
+LATE_FILE = "s3-late.jsonl"  # why a record stayed local, for whichever process pushes it
 WRITER_FILE = "writer.id"
 WAIT_S = 3.0  # the longest a record's writer waits for its push
 RETRY_S = 10.0  # how often an unreachable S3 is tried again in the background
@@ -74,11 +76,12 @@ class S3AuditSink:
         self.wait_s = wait_s
         self.retry_s = retry_s
         self._index = AppendOnlyFile(audit_path.parent / PUSHED_FILE)
+        self._late_path = audit_path.parent / LATE_FILE
         self._cond = threading.Condition()
-        self._queue: list[dict[str, Any]] = []
+        # (record, why it is late or None), oldest first
+        self._queue: list[tuple[dict[str, Any], str | None]] = []
         self._pushed: set[int] = set()
         self.degraded: str | None = None  # why S3 is presumed unreachable, while it is
-        self._late: str | None = None  # the reason the queued records are late
         self._retry_at = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -89,7 +92,10 @@ class S3AuditSink:
         """Queue a locally durable record; wait a little for it to reach S3."""
         with self._cond:
             stuck_ahead = bool(self._queue)  # then a push is in flight: S3 may be slow
-            self._queue.append(record)
+            late = f"S3 did not answer: {self.degraded}" if self.degraded is not None else None
+            self._queue.append((record, late))
+            if late is not None:
+                self._note_late([record["seq"]], late)
             self._start()
             self._cond.notify_all()
             if self.degraded is None and not stuck_ahead:
@@ -101,7 +107,8 @@ class S3AuditSink:
     def flush(self, timeout: float) -> bool:
         """Wait until every queued record is pushed; False if S3 did not take them in time."""
         with self._cond:
-            self._start()
+            if self._queue:
+                self._start()
             return (
                 self._cond.wait_for(
                     lambda: not self._queue or self.degraded is not None, timeout=timeout
@@ -120,10 +127,11 @@ class S3AuditSink:
         """Queue the local records that never reached S3 (they are pushed as late)."""
         pending = self.pending()
         with self._cond:
-            queued = {r["seq"] for r in self._queue}
-            self._queue[:0] = [r for r in pending if r["seq"] not in queued]
-            if pending:
-                self._late = self._late or NOT_PUSHED
+            queued = {r["seq"] for r, _late in self._queue}
+            why = self._late_reasons()
+            self._queue[:0] = [
+                (r, why.get(r["seq"], NOT_PUSHED)) for r in pending if r["seq"] not in queued
+            ]
             self._start()
             self._cond.notify_all()
 
@@ -144,13 +152,15 @@ class S3AuditSink:
                 if self.degraded is not None and delay > 0:
                     self._cond.wait(delay)
                     continue
-                record, late = self._queue[0], self._late
+                record, late = self._queue[0]
             try:
                 self._push_one(record, late)
             except (BackendUnavailable, BackendError, Conflict) as exc:
                 with self._cond:
                     self.degraded = str(exc)
-                    self._late = f"S3 unreachable: {exc}"
+                    why = f"S3 did not take it: {exc}"
+                    self._queue = [(r, was or why) for r, was in self._queue]
+                    self._note_late([r["seq"] for r, was in self._queue if was == why], why)
                     self._retry_at = time.monotonic() + self.retry_s
                     self._cond.notify_all()
                 continue
@@ -158,8 +168,6 @@ class S3AuditSink:
                 self._queue.pop(0)
                 self._pushed.add(record["seq"])
                 self.degraded = None
-                if not self._queue:
-                    self._late = None
                 self._cond.notify_all()
 
     @contextlib.contextmanager
@@ -208,6 +216,20 @@ class S3AuditSink:
             )
             self._index.append(f"{record['seq']} {shared['seq']}\n".encode(), sync=True)
 
+    def _note_late(self, seqs: list[int], why: str) -> None:
+        """Best effort, not fsynced: losing it loses only the detail of why."""
+        with contextlib.suppress(OSError), open(self._late_path, "a", encoding="utf-8") as out:
+            out.writelines(json.dumps({"seq": seq, "reason": why}) + "\n" for seq in seqs)
+
+    def _late_reasons(self) -> dict[int, str]:
+        found: dict[int, str] = {}
+        with contextlib.suppress(OSError), open(self._late_path, encoding="utf-8") as lines:
+            for line in lines:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    entry = json.loads(line)
+                    found[int(entry["seq"])] = str(entry["reason"])
+        return found
+
     def pending(self) -> list[dict[str, Any]]:
         """Local records that are not in the shared chain yet, oldest first."""
         if not self.audit_path.exists():
@@ -219,9 +241,10 @@ class S3AuditSink:
         """Push every pending record now, in this thread (`runbook sync`)."""
         pushed = 0
         pending = self.pending()
+        why = self._late_reasons()
         for record in pending:
             try:
-                self._push_one(record, NOT_PUSHED)
+                self._push_one(record, why.get(record["seq"], NOT_PUSHED))
             except (BackendUnavailable, BackendError, Conflict) as exc:
                 return SyncResult(pushed, len(pending) - pushed, str(exc))
             pushed += 1

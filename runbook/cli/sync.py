@@ -29,8 +29,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     backend = open_backend(loaded.model, SessionFactory(loaded.model.accounts), loaded.state_dir)
     if not isinstance(backend, S3Backend):
         raise UsageError("the runbook has no [migration.backend]: there is nothing to sync")
-    local = StateStore(loaded.state_dir / STATE_FILE).load()  # the mirror alone, no remote
-    report = backend.sync(loaded.state_dir / AUDIT_FILE, local)
+    mirror = StateStore(loaded.state_dir / STATE_FILE)  # the local file alone, no remote
+    report = backend.sync(loaded.state_dir / AUDIT_FILE, mirror)
     for note in report.notes:
         print(note)
     if report.error is not None:

@@ -76,9 +76,10 @@ def test_the_driver_is_who_ran_the_gate_or_waits_to_act(tmp_path: Path) -> None:
     assert drivers(log.records(), "flip-dns", gate) == {ANA}
 
 
-def test_a_waiver_in_production_needs_an_approval_even_without_approvals_set() -> None:
+def test_a_waiver_in_production_needs_an_approval_on_a_team_run() -> None:
     book = base_runbook()
     book["migration"]["environment"] = "production"
     model = Runbook.model_validate(book)
-    assert required(model, "lower-ttl", waived=False) == 0
-    assert required(model, "lower-ttl", waived=True) == 1
+    assert required(model, "lower-ttl", waived=False, team=True) == 0
+    assert required(model, "lower-ttl", waived=True, team=True) == 1
+    assert required(model, "lower-ttl", waived=True, team=False) == 0  # nobody else to ask

@@ -17,7 +17,6 @@ from tests.support import s3backend as s3
 from tests.support.dnsworld import dns_session
 
 pytestmark = pytest.mark.slow
-URL = f"s3://{s3.LOCKED}/runs/move-1"
 FLIP_NEEDS_ONE: list[dict[str, Any]] = [
     {
         "id": "verify-accounts",
@@ -42,18 +41,21 @@ FLIP_NEEDS_ONE: list[dict[str, Any]] = [
 ]
 
 
-def world(tmp_path: Path, **backend: object) -> tuple[dict[str, Path], str]:
+def world(tmp_path: Path, prefix: str, **backend: object) -> tuple[dict[str, Path], str]:
     s3.make_bucket(s3.LOCKED, lock=True)
     session = dns_session(False)
     zone = w.make_zone(session)
     w.upsert(session, zone, w.simple())
-    return s3.team_runbooks(tmp_path, zone, URL, steps=FLIP_NEEDS_ONE, **backend), zone
+    return s3.team_runbooks(
+        tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=FLIP_NEEDS_ONE, **backend
+    ), zone
 
 
 def test_two_people_drive_one_run_and_the_flip_waits_for_the_other(
     moto_server: str, tmp_path: Path
 ) -> None:
-    paths, zone = world(tmp_path, retention_days=1, retention_mode="GOVERNANCE")
+    prefix = s3.run_prefix()
+    paths, zone = world(tmp_path, prefix, retention_days=1, retention_mode="GOVERNANCE")
     ana, bo = paths["ana"], paths["bo"]
     assert s3.cli("ana", ana, "do", "verify-accounts", "--yes").returncode == 0
     # Bo's machine has no state of its own: the shared state says what is done.
@@ -69,7 +71,7 @@ def test_two_people_drive_one_run_and_the_flip_waits_for_the_other(
     assert flipped.returncode == 0, flipped.stdout + flipped.stderr
     assert w.records(dns_session(False), zone)[0]["ResourceRecords"] == [{"Value": w.TARGET_IP}]
 
-    records = s3.shared_records(s3.LOCKED, "runs/move-1")
+    records = s3.shared_records(s3.LOCKED, prefix)
     for person in ("ana", "bo"):
         s3.assert_each_local_record_once(records, paths[person].parent / ".runbook")
     approvals = [r for r in records if r["event"].startswith("approval.")]
@@ -78,15 +80,15 @@ def test_two_people_drive_one_run_and_the_flip_waits_for_the_other(
         ("approval.given", "bo"),
     ]
     assert "assumed-role/cutover-approver/bo" in approvals[1]["details"]["approver"]
-    state = json.loads(s3.store(s3.LOCKED, "runs/move-1").get("state.json")[0])  # type: ignore[index]
+    state = json.loads(s3.store(s3.LOCKED, prefix).get("state.json")[0])  # type: ignore[index]
     assert {k: v["status"] for k, v in state["steps"].items()} == {
         "verify-accounts": "done",
         "lower-ttl": "done",
         "flip-dns": "done",
     }
-    report = verify_shared(s3.store(s3.LOCKED, "runs/move-1"))
+    report = verify_shared(s3.store(s3.LOCKED, prefix))
     assert report.ok, report.problems
-    verified = s3.cli("bo", bo, "audit", "verify", URL)
+    verified = s3.cli("bo", bo, "audit", "verify", f"s3://{s3.LOCKED}/{prefix}")
     assert verified.returncode == 0, verified.stderr
     assert f"{len(records)} of {len(records)} records carry a retention" in verified.stdout
 
@@ -102,10 +104,11 @@ def test_a_second_do_is_refused_naming_the_holder_and_a_killed_holder_is_taken_o
             "action": {"kind": "wait", "seconds": 20},
         }
     ]
-    paths, _zone = world(tmp_path)
-    paths = s3.team_runbooks(tmp_path, _zone, URL, steps=steps)
+    prefix = s3.run_prefix()
+    _paths, zone = world(tmp_path, prefix)
+    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
     holder = s3.start("ana", paths["ana"], "do", "soak", "--yes")
-    lease_store = s3.store(s3.LOCKED, "runs/move-1")
+    lease_store = s3.store(s3.LOCKED, prefix)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         got = lease_store.get("lease.json")
@@ -119,7 +122,7 @@ def test_a_second_do_is_refused_naming_the_holder_and_a_killed_holder_is_taken_o
     holder.wait(30)
     took = s3.cli("bo", paths["bo"], "do", "soak", "--yes")
     assert "Traceback" not in took.stderr, took.stderr
-    records = s3.shared_records(s3.LOCKED, "runs/move-1")
+    records = s3.shared_records(s3.LOCKED, prefix)
     taken = [r for r in records if r["event"] == "lease.taken_over"]
     assert len(taken) == 1, [r["event"] for r in records]
     assert taken[0]["details"]["previous"]["local_user"] == "ana"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,20 @@ def s3_client() -> Any:
 
 
 def make_bucket(name: str, *, lock: bool) -> None:
+    """The bucket, made once: moto's server keeps one world per test process, so tests
+    on it share buckets and keep apart by prefix (`run_prefix`)."""
     client = s3_client()
-    if lock:  # Object Lock turns versioning on with it, as on AWS
-        client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
-    else:
-        client.create_bucket(Bucket=name)
+    try:
+        if lock:  # Object Lock turns versioning on with it, as on AWS
+            client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+        else:
+            client.create_bucket(Bucket=name)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+
+
+def run_prefix() -> str:
+    return f"runs/{uuid.uuid4().hex[:10]}"
 
 
 def store(bucket: str = LOCKED, prefix: str = "runs/test") -> ObjectStore:
