@@ -16,11 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from screens.contract import runbook_app
+from screens.dnsline import RunTop
+from screens.footer import RunFooter
 from screens.messages import EngineChanged
-from screens.widgets import ROLLBACK_BINDING
+from screens.widgets import ROLLBACK_BINDING, refresh_chrome
 
 
 class BreachScreen(ModalScreen[None]):
@@ -41,15 +43,17 @@ class BreachScreen(ModalScreen[None]):
         self.breach = breach
 
     def compose(self) -> ComposeResult:
+        yield RunTop()
         with Vertical(id="dialog"):
             yield Static(id="headline")
             yield Static(id="body")
-        yield Footer()
+        yield RunFooter()
 
     def on_mount(self) -> None:
         self.redraw()
 
     def on_engine_changed(self, _message: EngineChanged) -> None:
+        refresh_chrome(self)
         self.redraw()
 
     def redraw(self) -> None:

@@ -15,13 +15,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from runbook.formatting import printable
 from runbook.handoff.build import build_handoff
 from runbook.handoff.model import PHASES, Handoff, Request
 from screens.contract import runbook_app
-from screens.widgets import ROLLBACK_BINDING, RunHeader
+from screens.dnsline import RunTop
+from screens.footer import RunFooter
+from screens.messages import EngineChanged
+from screens.widgets import ROLLBACK_BINDING, refresh_chrome
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold red"}
 
@@ -75,12 +78,12 @@ class HandoffScreen(Screen[None]):
         self.handoff: Handoff | None = None
 
     def compose(self) -> ComposeResult:
-        yield RunHeader()
+        yield RunTop()
         yield Static("Reading the runbook and the latest check results…", id="handoff-summary")
         yield DataTable(id="handoff-list", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="handoff-detail"):
             yield Static(id="handoff-request")
-        yield Footer()
+        yield RunFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#handoff-list", DataTable)
@@ -142,6 +145,9 @@ class HandoffScreen(Screen[None]):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.show_request()
+
+    def on_engine_changed(self, _message: EngineChanged) -> None:
+        refresh_chrome(self)
 
     def action_back(self) -> None:
         self.app.pop_screen()
