@@ -1,0 +1,112 @@
+"""The rollback question and its outcome: what is sent, and what a rollback does not undo.
+
+Mixed into the app. The question opens at once from the snapshot file and the run state
+(the source stays read-only, the target's writes stay there, with the time since the
+flip); the users created or changed in the target pool since the flip are counted in a
+thread worker (the dialog's preview) and shown when known. The outcome repeats it all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from runbook.dns.aftermath import Aftermath, assess, count_changed_users
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from runbook.dns.rollback import RollbackResult
+    from runbook.engine import Engine
+    from runbook.runtime import Runtime
+
+COUNTED_TITLE = "What the rollback did not undo"
+
+
+class RollbackDialog:
+    """The app's `action_rollback`, and the caveats said with its outcome."""
+
+    runtime: Runtime | None
+    engine: Engine | None
+    aftermath: Aftermath | None = None  # as last assessed for a rollback question
+
+    if TYPE_CHECKING:  # the app's own, which this is mixed into
+
+        def start_rollback(self) -> None: ...
+
+    def _as_app(self) -> App[Any]:
+        return cast("App[Any]", self)
+
+    def action_rollback(self) -> None:
+        if self.runtime is None:
+            return
+        from screens.confirm import ConfirmScreen, rollback_question
+
+        app = self._as_app()
+        if isinstance(app.screen, ConfirmScreen) and app.screen.purpose == "rollback":
+            return  # already asking
+        runtime = self.runtime
+        path = runtime.snapshot_path
+        if not path.exists():
+            app.notify(
+                "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
+            )
+            return
+        state = runtime.state
+        # From the state alone on the event loop; the audit log (the flip's time once a
+        # rollback cleared it) and the target pool are read by the preview's worker.
+        self.aftermath = assess(runtime.model, state, None)
+        question = rollback_question(path, self.aftermath)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.start_rollback()
+
+        rolled_back_at = state.dns.rolled_back_at
+        engine = self.engine
+        taken = _stamp(path)
+
+        def premise() -> str | None:
+            if _stamp(path) != taken:
+                return "the flip took a new snapshot meanwhile"
+            return (
+                None if engine is None else engine.changed_since(None, rolled_back_at, lease=False)
+            )
+
+        dialog = ConfirmScreen(
+            question,
+            yes_label="Roll back",
+            purpose="rollback",
+            premise=premise,
+            preview=self._count_users,
+        )
+        app.push_screen(dialog, answered)
+
+    def _count_users(self) -> str:
+        """In the dialog's worker thread: the target pool's users since the flip."""
+        runtime = self.runtime
+        assert runtime is not None
+        known = assess(runtime.model, runtime.state, runtime.audit.path)
+        users = count_changed_users(runtime.sessions, runtime.model, known.flipped_at)
+        self.aftermath = replace(known, users=users)  # one assignment: read on the loop
+        return users.line()
+
+    def say_aftermath(self, result: RollbackResult) -> None:
+        """With a confirmed rollback's outcome: what it did not undo (the count if known)."""
+        if not result.confirmed or self.runtime is None:
+            return
+        aftermath = self.aftermath or assess(self.runtime.model, self.runtime.state, None)
+        lines = aftermath.caveats()
+        lines += aftermath.warnings(asking=False)
+        text = "\n".join(lines[1:])
+        self._as_app().notify(text, title=COUNTED_TITLE, severity="warning", timeout=60)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """The snapshot file as it stands (a flip replaces it): a stat, no read."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
