@@ -23,7 +23,7 @@ from botocore.config import Config
 
 from runbook.audit.log import AuditLog, AuditWriteError
 from runbook.aws.errors import is_retryable
-from runbook.aws.session import core_client
+from runbook.aws.session import account_label, core_client
 from runbook.dns.records import change_batch, read_record_sets, same_sets, strip_set
 from runbook.dns.rollback_inputs import AccountRef
 from runbook.dns.rollback_state import apply_patch, rollback_patch
@@ -274,11 +274,13 @@ def run_rollback(
 def snapshot_client(snapshot: Snapshot, account: AccountRef | None = None) -> Any:
     """The rollback's client for the snapshot's account: as the runbook now says to reach
     it (`account`), else as the snapshot recorded it. Never through boto3 (`core_client`)."""
+    reach = account if account is not None else AccountRef.recorded(snapshot.account)
     return core_client(
-        account if account is not None else AccountRef.recorded(snapshot.account),
+        reach,
         "route53",
         read_only=snapshot.account_name == "source",
         config=ROLLBACK_CLIENT_CONFIG,
+        label=account_label(snapshot.account_name, reach),
     )
 
 
