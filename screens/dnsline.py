@@ -52,7 +52,9 @@ def dns_status(app: RunbookAppApi, now: datetime) -> tuple[Text, list[str]]:
     last = app.last_rollback
     if app.rollback_running:
         line.append("rolling back to the snapshot…", style="bold yellow")
-    elif (last is not None and not last.confirmed) or state.rollback_confirmed is False:
+    elif (last is not None and not last.confirmed) or (
+        state.rolled_back_at is not None and state.rollback_confirmed is False
+    ):  # a flip since clears rolled_back_at, not rollback_confirmed
         at = f" at {when(state.rolled_back_at, now)}" if state.rolled_back_at else ""
         line.append(
             f"rollback NOT confirmed{at}: may still point at the target", style="bold white on red"
