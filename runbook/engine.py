@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from runbook import approvals
 from runbook.actions import (
     ActionContext,
+    ActionInterrupted,
     ActionOutcome,
     Progress,
     describe_intent,
@@ -143,7 +145,7 @@ class Engine:
         if state.dns.rolled_back_at != rolled_back_at:
             flipped = state.dns.rolled_back_at is None  # a flip clears it
             return "DNS was flipped again meanwhile" if flipped else "DNS was rolled back meanwhile"
-        holder = RunLease(self.rt.state_dir).current() if lease else None
+        holder = self._lease().current() if lease else None
         if holder is not None and holder.pid != os.getpid() and holder.alive():
             return f"another process is acting: {holder.describe()}"
         return None
@@ -320,10 +322,12 @@ class Engine:
         confirmed: bool = False,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        interrupt: threading.Event | None = None,
     ) -> ActionOutcome:
         """Run the step's action: intent (fsynced) first, then the action, then the outcome.
 
         Holds the run's lease throughout: a second actor is refused, naming this one.
+        `interrupt` (the app quitting) pauses a wait or a watch: `ActionInterrupted`.
         """
         self.rt.model.step(step_id)  # an unknown step fails here, before anything else
         if not self._identity_ok:
@@ -335,13 +339,13 @@ class Engine:
                     if not f.ok
                 )
                 raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
-        lease = RunLease(self.rt.state_dir)
+        lease = self._lease()
         try:
             mine, dead = lease.acquire(
                 local_user=str(self.rt.audit.operator.get("local_user") or "?"),
                 aws_arn=self.rt.audit.operator.get("aws_arn"),
             )
-        except LeaseHeld as exc:
+        except (LeaseHeld, OSError) as exc:  # OSError: the run backend did not answer
             self.rt.audit.record("action.refused", step=step_id, reason=str(exc))
             raise GateNotPassed(str(exc)) from None
         if dead is not None:
@@ -352,7 +356,12 @@ class Engine:
                 reason="its holder is dead (process gone, or no heartbeat)",
             )
         with lease.heartbeat(mine):
-            return self._do_holding_lease(step_id, confirmed, progress, cancel)
+            return self._do_holding_lease(step_id, confirmed, progress, cancel, interrupt)
+
+    def _lease(self) -> RunLease:
+        """The run's lease where the run lives: the state directory, or the S3 backend."""
+        backend = self.rt.backend
+        return backend.lease() if backend is not None else RunLease(self.rt.state_dir)
 
     def _do_holding_lease(
         self,
@@ -360,6 +369,7 @@ class Engine:
         confirmed: bool,
         progress: Progress | None,
         cancel: threading.Event | None,
+        interrupt: threading.Event | None = None,
     ) -> ActionOutcome:
         step = self.rt.model.step(step_id)
         self._await_refresh(step_id)
@@ -367,6 +377,9 @@ class Engine:
         self.rt.refresh_state()
         with self._lock:
             allowed, reason = self.can_act(step_id)
+            if allowed:  # two people for the irreversible
+                lacking = approvals.missing(self.rt, step_id, max_age_s=self.gate_max_age_s)
+                allowed, reason = (False, lacking) if lacking is not None else (True, reason)
             if not allowed:
                 self.rt.audit.record("action.refused", step=step_id, reason=reason)
                 raise GateNotPassed(reason)
@@ -375,6 +388,8 @@ class Engine:
                 ctx.progress = progress
             if cancel is not None:
                 ctx.cancel = cancel
+            if interrupt is not None:
+                ctx.interrupt = interrupt
             intent = self.rt.audit.record("action.intent", step=step_id, **describe_intent(ctx))
             ctx.intent_seq = intent["seq"]
 
@@ -387,6 +402,12 @@ class Engine:
             self.rt.update_state(running)
         try:
             outcome = perform(ctx)
+        except ActionInterrupted as exc:
+            # Left open as by a crash (running, no outcome): the next start reconciles it.
+            self.rt.audit.record(
+                "action.interrupted", step=step_id, summary=str(exc), **exc.details
+            )
+            raise
         except Exception as exc:
             summary, more = one_line(f"{type(exc).__name__}: {exc}")
             outcome = ActionOutcome(False, summary, {"error": [summary, *more]})

@@ -35,6 +35,38 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Backend(Strict):
+    """A run shared by a team in S3: conditional writes, and Object Lock if the bucket has it."""
+
+    url: str = Field(
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[\w./-]*)?$",
+        description="s3://bucket/prefix: audit records, state, lease and DNS snapshot.",
+    )
+    account: Literal["target", "audit"] = Field(
+        default="target",
+        description="Whose session reaches the bucket: target, or [accounts.audit].",
+    )
+    retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Object Lock retention of each audit record; needs a bucket with Object Lock.",
+    )
+
+
+class Notify(Strict):
+    """Best-effort notifications of flips, rollbacks, waivers, approvals, breaches, takeovers."""
+
+    sns_topic_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
+    )
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="Slack-compatible JSON is posted."
+    )
+    account: Literal["target", "audit"] = "target"
+
+
 class Migration(Strict):
     """What this run is, and where its files live."""
 
@@ -47,6 +79,9 @@ class Migration(Strict):
         description="Audit log, run state and DNS snapshot; relative to the runbook file.",
     )
     ticket: str | None = Field(default=None, description="Change ticket, copied into the audit.")
+    backend: Backend | None = Field(
+        default=None, description="A run shared by a team in S3; without it, the state_dir only."
+    )
 
 
 class Account(Strict):
@@ -93,6 +128,9 @@ class Accounts(Strict):
     dns: Account | None = Field(
         default=None, description="Account holding the hosted zone, if not the target."
     )
+    audit: Account | None = Field(
+        default=None, description="Account holding the run backend's bucket, if not the target."
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Accounts:
@@ -103,6 +141,8 @@ class Accounts(Strict):
                 "the DNS account is the source account: the flip writes to the hosted zone, "
                 "and the source account is read-only"
             )
+        if self.audit is not None and self.audit.account_id == self.source.account_id:
+            raise ValueError("the audit account is the source account, which is read-only")
         return self
 
 
@@ -334,6 +374,9 @@ class Step(Strict):
     )
     checks: list[CheckRef] = Field(default_factory=list)
     action: Action
+    approvals: int = Field(
+        default=0, ge=0, le=3, description="Approvals by other AWS principals before the action."
+    )
 
     @model_validator(mode="after")
     def _watch_has_criteria(self) -> Step:
@@ -384,12 +427,18 @@ class Runbook(Strict):
     dns: Dns
     cognito: Cognito | None = None
     settings: Settings = Field(default_factory=Settings)
+    notify: Notify | None = None
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _dns_account_declared(self) -> Runbook:
         if self.dns.account == "dns" and self.accounts.dns is None:
             raise ValueError("dns.account is `dns` but there is no [accounts.dns] table")
+        uses_audit = [
+            t for t in (self.migration.backend, self.notify) if t and t.account == "audit"
+        ]
+        if uses_audit and self.accounts.audit is None:
+            raise ValueError("account is `audit` but there is no [accounts.audit] table")
         return self
 
     def step(self, step_id: str) -> Step:

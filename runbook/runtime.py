@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from runbook import __version__
+from runbook import __version__, notify
 from runbook.audit.log import AuditCorruptError, AuditLog
+from runbook.audit.operator import local_user
 from runbook.audit.verify import records_backward
 from runbook.aws.session import SessionFactory
+from runbook.backend import RunBackend, open_backend
 from runbook.checkapi import CheckContext
-from runbook.dns.rollback import RollbackResult, run_rollback
+from runbook.dns.rollback import RollbackClient, RollbackResult, run_rollback
 from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.loader import LoadedRunbook, load
 from runbook.model import Runbook
@@ -27,16 +26,6 @@ from runbook.state import AuditHead, RunState, StateStore
 
 AUDIT_FILE = "audit.jsonl"
 STATE_FILE = "state.json"
-
-
-def local_user() -> str:
-    """Who is at the keyboard: $RUNBOOK_OPERATOR (e.g. on a shared jump host), else user@host."""
-    if named := os.environ.get("RUNBOOK_OPERATOR"):
-        return named
-    try:
-        return f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:
-        return f"uid {os.getuid()}"
 
 
 @dataclass
@@ -49,6 +38,8 @@ class Runtime:
     state: RunState
     resumed: bool
     lock: threading.RLock = field(default_factory=threading.RLock)
+    backend: RunBackend | None = None  # None: the state directory alone
+    rollback_client: RollbackClient = field(default_factory=RollbackClient)
 
     @classmethod
     def open(
@@ -63,7 +54,10 @@ class Runtime:
         loaded = load(path, registry)
         state_dir = loaded.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
+        sessions = sessions if sessions is not None else SessionFactory(loaded.model.accounts)
+        backend = open_backend(loaded.model, sessions, state_dir)
         store = StateStore(state_dir / STATE_FILE)
+        backend.attach_state(store)  # with S3, the shared state; the file is its mirror
         resumed = store.exists()
         state = store.load()
         if not resumed:
@@ -80,14 +74,17 @@ class Runtime:
         except AuditCorruptError:
             audit.close()
             raise
+        backend.attach_audit(audit, state.run_id)
+        notify.attach(loaded.model, sessions, audit)  # best effort, in the background
         runtime = cls(
             loaded=loaded,
-            sessions=sessions if sessions is not None else SessionFactory(loaded.model.accounts),
+            sessions=sessions,
             registry=registry,
             audit=audit,
             store=store,
             state=state,
             resumed=resumed,
+            backend=backend,
         )
         audit.record(
             "run.resumed" if resumed else "run.started",
@@ -147,7 +144,12 @@ class Runtime:
             on_attempt=on_attempt,
             flip_steps=reset_on_rollback(self.model),  # the flip and all after it, done again
             audit_path=self.audit.path,
+            client_for=self.rollback_client.take(self.sessions),
         )
+
+    def prepare_rollback(self) -> None:
+        """Build the next rollback's client now, in a thread (the app: when it asks)."""
+        self.rollback_client.prepare(self.sessions, self.model.dns.account)
 
     def check_context(self, step_id: str | None) -> CheckContext:
         return CheckContext(

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,9 @@ class StepState(BaseModel):
     waived_checks: dict[str, str] = Field(default_factory=dict)
     """Each check the last waiver covered, with its reason. Kept once the step is done
     (`waiver` is cleared then), so the step still reads as done under a waiver."""
+    wait_deadline: datetime | None = None
+    """When this step's timed wait ends. Kept when the wait is interrupted (quit, crash)
+    so it resumes with the time it had left; cleared when it ends or is stopped."""
 
 
 class DnsState(BaseModel):
@@ -88,6 +91,16 @@ class RunState(BaseModel):
         return self.steps.setdefault(step_id, StepState())
 
 
+class RemoteState(Protocol):
+    """A run backend's copy of the state (`runbook.backend`); the local file is its mirror."""
+
+    def exists(self) -> bool: ...
+
+    def load(self, local: RunState) -> RunState: ...
+
+    def update(self, local: RunState, change: Callable[[RunState], object]) -> RunState: ...
+
+
 class StateStore:
     """state.json, shared by every process of the run.
 
@@ -100,6 +113,7 @@ class StateStore:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
         self._thread_lock = threading.RLock()
+        self.remote: RemoteState | None = None  # set by a run backend; None: the file alone
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -115,15 +129,22 @@ class StateStore:
     def update(self, change: Callable[[RunState], object]) -> RunState:
         """Apply `change` to the state as it is on disk now, and write it atomically."""
         with self.locked():
-            fresh = self.load()
-            change(fresh)
+            fresh = self._load_local()
+            if self.remote is not None:
+                fresh = self.remote.update(fresh, change)
+            else:
+                change(fresh)
             self.save(fresh)
             return fresh
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.path.exists() or (self.remote is not None and self.remote.exists())
 
     def load(self) -> RunState:
+        local = self._load_local()
+        return self.remote.load(local) if self.remote is not None else local
+
+    def _load_local(self) -> RunState:
         if not self.path.exists():
             return RunState()
         return RunState.model_validate(json.loads(self.path.read_bytes()))

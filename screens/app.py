@@ -18,7 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
-from runbook.actions import ActionOutcome
+from runbook.actions import ActionInterrupted, ActionOutcome
 from runbook.audit.log import AuditWriteError
 from runbook.dns.rollback import RollbackResult, manual_command
 from runbook.dns.snapshot import Snapshot
@@ -28,6 +28,8 @@ from runbook.runtime import Runtime
 from runbook.state import StepStatus
 from runbook.waivers import WaiverRequest
 from runbook.watch import WATCH_FILE
+from screens.clock import RunClock
+from screens.commands import RunCommands
 from screens.contract import DemoHooks
 from screens.demo_fixes import DemoFixer
 from screens.messages import (
@@ -47,6 +49,11 @@ from screens.messages import (
     RunReconciled,
     WaiverRecorded,
 )
+from screens.notices import Notices
+from screens.premises import close_stale_questions
+from screens.quitguard import QuitGuard
+from screens.rollback_dialog import RollbackDialog
+from screens.rollback_ready import RollbackReady
 from screens.settings import AppSettings
 from screens.watching import WatchFollower
 from screens.widgets import ROLLBACK_BINDING
@@ -54,7 +61,17 @@ from screens.widgets import ROLLBACK_BINDING
 FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 
 
-class RunbookApp(WatchFollower, App[None], DemoFixer):
+class RunbookApp(
+    QuitGuard,
+    RunCommands,
+    WatchFollower,
+    RunClock,
+    RollbackReady,
+    RollbackDialog,
+    App[None],
+    DemoFixer,
+    Notices,
+):
     TITLE = "runbook"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -71,7 +88,7 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
             tooltip="The changes the source account's owner must make, with checks",
             show=False,
         ),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave; the run resumes next time"),
+        Binding("q,ctrl+c", "quit", "Quit", id="quit", tooltip="Leave (asks while work runs)"),
     ]
 
     def __init__(
@@ -118,7 +135,7 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
         from screens.overview import OverviewScreen
 
         self.push_screen(OverviewScreen())
-        self.start_run()
+        self.call_after_refresh(self.start_run)  # the identity check: after the first paint
         self._stamp = self._files_stamp()
         self.set_interval(FOLLOW_EVERY_S, self._follow_files)
         # Start-up objects (service models, widgets) live for the whole run: keep
@@ -182,17 +199,9 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
         self.post_message(RunChangedOnDisk())
 
     def on_run_changed_on_disk(self, _message: RunChangedOnDisk) -> None:
-        from screens.confirm import ConfirmScreen
-        from screens.waiver import WaiverScreen
-
         if not self.screen_stack:  # shutting down: nothing left to refresh
             return
-        dialog = self.screen
-        if isinstance(dialog, ConfirmScreen | WaiverScreen) and dialog.premise is not None:
-            why = dialog.premise()
-            if why is not None:
-                dialog.dismiss(None)
-                self.notify(f"Closed the question: {why}", severity="warning", timeout=15)
+        close_stale_questions(self)  # wherever they are in the stack
         self.broadcast()
 
     # --- workers: every AWS call happens in one of these ----------------------
@@ -233,11 +242,17 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
 
         try:
             outcome = self.engine.do(
-                step_id, confirmed=confirmed, progress=progress, cancel=self._cancel
+                step_id,
+                confirmed=confirmed,
+                progress=progress,
+                cancel=self._cancel,
+                interrupt=self.quitting,
             )
         except GateNotPassed as exc:
             self.post_message(ActionRefused(step_id, str(exc)))
             return
+        except ActionInterrupted:
+            return  # the app is quitting; the next start reconciles it
         except Exception as exc:
             if self.stop_if_audit_failed(exc):
                 return
@@ -367,6 +382,7 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
         result = message.result
         if result.confirmed:
             self.notify(result.message, title="Rollback", timeout=15)
+            self.say_aftermath(result)  # what it did not undo
         else:
             self.notify(
                 f"{result.message}\nBy hand: {result.manual_command}",
@@ -402,47 +418,10 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
             return None if self.rollback_running else True
         return True
 
-    def action_rollback(self) -> None:
-        if self.runtime is None:
-            return
-        from screens.confirm import ConfirmScreen, rollback_question
-
-        if isinstance(self.screen, ConfirmScreen) and self.screen.purpose == "rollback":
-            return  # already asking
-        path = self.runtime.snapshot_path
-        if not path.exists():
-            self.notify(
-                "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
-            )
-            return
-        question = rollback_question(path)
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.start_rollback()
-
-        rolled_back_at = self.runtime.state.dns.rolled_back_at
-        engine = self.engine
-        premise = (
-            None
-            if engine is None
-            else (lambda: engine.changed_since(None, rolled_back_at, lease=False))
-        )
-        self.push_screen(
-            ConfirmScreen(question, yes_label="Roll back", purpose="rollback", premise=premise),
-            answered,
-        )
-
     def open_step(self, step_id: str) -> None:
         from screens.step import StepScreen
 
         self.push_screen(StepScreen(step_id))
-
-    def action_help(self) -> None:
-        from screens.help import HelpScreen
-
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
 
     def action_review(self) -> None:
         from screens.review import ReviewScreen
@@ -467,12 +446,6 @@ class RunbookApp(WatchFollower, App[None], DemoFixer):
         if self.acting == step_id:
             return StepStatus.RUNNING
         return self.engine.status(step_id)
-
-    def get_system_commands(self, screen):  # type: ignore[no-untyped-def]
-        yield from super().get_system_commands(screen)
-        from screens.commands import step_commands
-
-        yield from step_commands(self)
 
 
 def build_app(

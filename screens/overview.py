@@ -8,21 +8,27 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from runbook.dns.records import describe_set
-from runbook.dns.snapshot import Snapshot
 from runbook.formatting import duration
 from runbook.state import StepState, StepStatus
+from screens.dnsline import RunTop
+from screens.footer import RunFooter
 from screens.messages import EngineChanged
+from screens.search import SEARCH_BINDING, Searchable, SearchBar, matches
 from screens.widgets import (
     ROLLBACK_BINDING,
     STATUS_ICON,
     STATUS_STYLE,
     RunbookScreen,
-    RunHeader,
     badge,
+    clip,
+    refresh_chrome,
 )
+
+# Cells beside the title: phase, status (12) and took (8), each column padded by 2,
+# and the scrollbar. The title gives way so the status column is never cut.
+BESIDE_TITLE = 12 + 14 + 10 + 2 + 2
 
 
 def took(started: datetime | None, finished: datetime | None) -> str:
@@ -31,20 +37,21 @@ def took(started: datetime | None, finished: datetime | None) -> str:
     return duration((finished - started).total_seconds())
 
 
-class OverviewScreen(RunbookScreen):
+class OverviewScreen(Searchable, RunbookScreen):
     CSS_PATH = "overview.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         ROLLBACK_BINDING,
         Binding("enter", "open_step", "Open step", id="open_step", tooltip="The highlighted step"),
         Binding("n", "open_next", "Next step", id="open_next", tooltip="Where the run stands"),
+        SEARCH_BINDING,
     ]
 
     def compose(self) -> ComposeResult:
-        yield RunHeader()
+        yield RunTop(detail=True)
         yield Static(id="banner")
+        yield SearchBar()
         yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
-        yield Static(id="dns-panel")
-        yield Footer()
+        yield RunFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#steps", DataTable)
@@ -62,23 +69,34 @@ class OverviewScreen(RunbookScreen):
             table.move_cursor(row=table.get_row_index(current))
         table.focus()
 
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def title_room(self) -> int:
+        phase = max((len(s.phase) for s in self.engine.rt.model.steps), default=0)
+        width = self.size.width or self.app.size.width
+        return max(width - phase - BESIDE_TITLE, 16)
+
     def on_engine_changed(self, _message: EngineChanged) -> None:
         self.redraw()
 
     def redraw(self) -> None:
-        self.query_one(RunHeader).refresh_header()
+        refresh_chrome(self)
         app = self.rb
         engine = self.engine
         rt = engine.rt
         table = self.query_one("#steps", DataTable)
+        room = self.title_room()
         previous_phase = None
         for step in rt.model.steps:
+            if step.id not in table.rows:  # left out by the search
+                continue
             saved = rt.state.step(step.id)
             status = app.step_status(step.id).value
             phase = step.phase if step.phase != previous_phase else ""
             previous_phase = step.phase
             note, status_cell = self.waiver_note(saved, status)
-            title = step.title + ("  (any order)" if step.independent else "")
+            title = clip(step.title + ("  (any order)" if step.independent else ""), room)
             for column, value in (
                 ("phase", Text(phase, style="bold")),
                 ("step", title),
@@ -88,7 +106,6 @@ class OverviewScreen(RunbookScreen):
             ):
                 table.update_cell(step.id, column, value, update_width=True)
         self.query_one("#banner", Static).update(self.banner_text())
-        self.query_one("#dns-panel", Static).update(self.dns_text())
 
     @staticmethod
     def waiver_note(saved: StepState, status: str) -> tuple[str, Text]:
@@ -120,34 +137,28 @@ class OverviewScreen(RunbookScreen):
         text.append(f"{done} of {len(rt.model.steps)} steps done; {where}")
         for note in app.notes:
             text.append(f"\n  after a crash: {note}", style="yellow")
+        for problem in rt.sessions.access_problems().values():  # the start-up identity check
+            text.append(f"\n✗ {problem}", style="bold red")
         return text
 
-    def dns_text(self) -> Text:
-        app = self.rb
-        rt = self.engine.rt
-        dns = rt.model.dns
-        text = Text(f"DNS {dns.name} {dns.type}: ", style="bold")
-        last = app.last_rollback
-        if app.rollback_running:
-            text.append("rolling back…", style="bold yellow")
-        elif last is not None and not last.confirmed:
-            text.append("rollback NOT confirmed. By hand:\n", style="bold white on red")
-            text.append(last.manual_command)
-        elif rt.state.dns.flipped_at is not None and rt.snapshot_path.exists():
-            snapshot = Snapshot.load(rt.snapshot_path)
-            text.append("flipped — rollback available (ctrl+r) to the snapshot:\n", style="yellow")
-            for rs in snapshot.record_sets:
-                text.append(f"  {describe_set(rs)}\n")
-        elif rt.state.dns.rolled_back_at is not None:
-            state = "confirmed" if rt.state.dns.rollback_confirmed else "NOT confirmed"
-            text.append(f"rolled back at {rt.state.dns.rolled_back_at:%H:%M:%S}Z, {state}")
-        elif rt.state.dns.ttl_lowered_at is not None:
-            text.append(
-                f"TTL lowered at {rt.state.dns.ttl_lowered_at:%Y-%m-%d %H:%M}Z; not flipped"
-            )
-        else:
-            text.append("not changed yet")
-        return text
+    def apply_search(self, query: str) -> None:
+        """Only the steps whose id, title, phase, status or note match; the first highlighted."""
+        steps, state = self.engine.rt.model.steps, self.engine.rt.state
+        status = self.rb.step_status
+        shown = [
+            s.id
+            for s in steps
+            if matches(query, s.id, s.title, s.phase, status(s.id).value, state.step(s.id).note)
+        ]
+        table = self.query_one("#steps", DataTable)
+        table.clear()
+        for step_id in shown:
+            table.add_row("", "", "", "", "", key=step_id)
+        self.redraw()
+        self.query_one(SearchBar).show_count(len(shown), len(steps), "steps")
+
+    def search_done(self) -> None:
+        self.query_one("#steps", DataTable).focus()
 
     def action_open_step(self) -> None:
         table = self.query_one("#steps", DataTable)

@@ -1,4 +1,8 @@
-"""Review of an audit log: timeline, filters by step and event kind, chain status."""
+"""Review of an audit log: timeline, filters by step, event kind and text, chain status.
+
+`/` filters by any text of a record's line; `h` hides the routine records (check
+results, gate starts, sessions, watch rounds) so the decisions stand out.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Select, Static
+from textual.widgets import DataTable, Select, Static
 
-from runbook.audit.record import gist
+from runbook.audit.record import EventName, gist
 from runbook.audit.verify import read_records, verify
 from runbook.formatting import printable
+from runbook.watch import WATCH_ROUND
 from screens.contract import runbook_app
+from screens.dnsline import RunTop
+from screens.footer import RunFooter
 from screens.messages import AuditLoaded, EngineChanged
-from screens.widgets import ROLLBACK_BINDING, RunHeader
+from screens.search import SEARCH_BINDING, Searchable, SearchBar, matches
+from screens.widgets import ROLLBACK_BINDING, clip, refresh_chrome
 
 ALL = "(all)"
+ROUTINE_EVENTS = frozenset(
+    {
+        EventName.CHECK_RESULT,
+        EventName.GATE_STARTED,
+        EventName.IDENTITY_VERIFIED,
+        EventName.RUN_STARTED,  # sessions: each start of the app or a command
+        EventName.RUN_RESUMED,
+        WATCH_ROUND,
+    }
+)
+"""What `h` hides: the many records behind each decision, not the decisions."""
 
 
 def _gist(record: dict[str, object]) -> str:
@@ -29,13 +48,23 @@ def _gist(record: dict[str, object]) -> str:
     return gist(str(record.get("event")), details) if isinstance(details, dict) else ""
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(Searchable, Screen[None]):
     CSS_PATH = "review.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         ROLLBACK_BINDING,
         Binding("escape", "back", "Back", id="review_back", tooltip="Back to the run"),
+        SEARCH_BINDING,
+        Binding(
+            "h",
+            "hide_routine",
+            "Routine",
+            id="review_routine",
+            tooltip="Hide or show routine records: check results, gate starts, sessions, "
+            "watch rounds",
+        ),
         Binding("R", "reload", "Reload", id="review_reload", tooltip="Read the log again"),
     ]
+    hide_routine = False
 
     def __init__(self, path: Path, *, standalone: bool = False) -> None:
         super().__init__()
@@ -44,14 +73,15 @@ class ReviewScreen(Screen[None]):
         self.records: list[dict[str, object]] = []
 
     def compose(self) -> ComposeResult:
-        yield RunHeader()
+        yield RunTop()
         yield Static("Verifying…", id="verdict")
         with Horizontal(id="filters"):
             yield Select[str]([], prompt="step", id="step-filter", allow_blank=True)
             yield Select[str]([], prompt="event", id="event-filter", allow_blank=True)
+        yield SearchBar()
         yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
         yield Static(id="record")
-        yield Footer()
+        yield RunFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#timeline", DataTable)
@@ -80,6 +110,7 @@ class ReviewScreen(Screen[None]):
         self.fill()
 
     def on_engine_changed(self, _message: EngineChanged) -> None:
+        refresh_chrome(self)
         if not self.standalone:
             self.load()
 
@@ -93,12 +124,16 @@ class ReviewScreen(Screen[None]):
     def fill(self) -> None:
         step, event = self.selected("#step-filter"), self.selected("#event-filter")
         table = self.query_one("#timeline", DataTable)
+        row = table.cursor_row
         table.clear()
+        room = self.what_room(step, event)
         # Rows are keyed by position: a broken log may repeat a seq (two writers, tampering).
         for index, record in enumerate(self.records):
             if step is not None and record.get("step") != step:
                 continue
             if event is not None and record.get("event") != event:
+                continue
+            if not self.wanted(record):
                 continue
             time = str(record.get("time", ""))[11:19]
             table.add_row(
@@ -106,10 +141,48 @@ class ReviewScreen(Screen[None]):
                 printable(time),
                 printable(str(record.get("step") or "-")),
                 printable(str(record.get("event"))),
-                printable(_gist(record))[:90],
+                clip(printable(_gist(record)), room),
                 key=str(index),
             )
+        if row < table.row_count:
+            table.move_cursor(row=row)
+        self.query_one(SearchBar).show_count(table.row_count, len(self.records), "records")
         self.show_record()
+
+    def wanted(self, record: dict[str, object]) -> bool:
+        """Not hidden as routine, and matching the search text."""
+        if self.hide_routine and record.get("event") in ROUTINE_EVENTS:
+            return False
+        query = self.search_query
+        fields = (record.get(k) for k in ("seq", "time", "step", "event"))
+        return not query or matches(query, *fields, _gist(record))
+
+    def apply_search(self, query: str) -> None:
+        self.fill()
+
+    def search_done(self) -> None:
+        self.query_one("#timeline", DataTable).focus()
+
+    def action_hide_routine(self) -> None:
+        self.hide_routine = not self.hide_routine
+        state = "hidden" if self.hide_routine else "shown"
+        self.notify(f"Routine records {state} (h toggles)", timeout=4)
+        self.fill()
+
+    def what_room(self, step: str | None, event: str | None) -> int:
+        """The gist column ends at the screen's edge; the record below shows all of it."""
+        shown = [r for r in self.records if step in (None, r.get("step"))]
+        shown = [r for r in shown if event in (None, r.get("event"))]
+        beside = 8 + 2  # time
+        for name, field in (("seq", "seq"), ("step", "step"), ("event", "event")):
+            values = [len(printable(str(r.get(field) or "-"))) for r in shown]
+            beside += max([len(name), *values]) + 2
+        width = self.size.width or self.app.size.width
+        return max(width - beside - 2 - 2, 20)  # the gist's own padding, the scrollbar
+
+    def on_resize(self) -> None:
+        if self.records:
+            self.fill()
 
     def show_record(self) -> None:
         table = self.query_one("#timeline", DataTable)

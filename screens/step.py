@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, DataTable, Footer, Markdown, ProgressBar, Sparkline, Static
+from textual.widgets import Button, DataTable, Markdown, ProgressBar, Sparkline, Static
 
 from runbook.model import ManualAction, Step
 from runbook.runner import CheckOutcome
@@ -26,10 +26,20 @@ from runbook.waivers import (
     needs_per_check_reasons,
 )
 from runbook.watch import metric_series
+from screens.clock import RunClock, age
 from screens.contract import Premise
+from screens.dnsline import RunTop
+from screens.footer import RunFooter
 from screens.messages import EngineChanged
 from screens.watching import WatchPanel
-from screens.widgets import ROLLBACK_BINDING, RunbookScreen, RunHeader, badge
+from screens.widgets import (
+    ROLLBACK_BINDING,
+    RunbookScreen,
+    Ticks,
+    badge,
+    clip,
+    refresh_chrome,
+)
 
 
 def series_of(outcomes: list[CheckOutcome]) -> list[float]:
@@ -44,7 +54,7 @@ def series_of(outcomes: list[CheckOutcome]) -> list[float]:
 _FIXABLE = ("fail", "error", "warn")  # what `f` may fix in the demo
 
 
-class StepScreen(RunbookScreen):
+class StepScreen(Ticks, RunbookScreen):
     CSS_PATH = "step.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         ROLLBACK_BINDING,
@@ -71,7 +81,7 @@ class StepScreen(RunbookScreen):
 
     def compose(self) -> ComposeResult:
         step = self.step
-        yield RunHeader()
+        yield RunTop()
         with VerticalScroll(id="body"):
             yield Static(id="title")
             yield Markdown(step.instructions or "_No instructions._", id="instructions")
@@ -87,7 +97,7 @@ class StepScreen(RunbookScreen):
             yield Static(id="hint")
         with Horizontal(id="actions"):
             yield Button(self.action_label(), id="act", variant="primary")
-        yield Footer()
+        yield RunFooter()
 
     def action_label(self) -> str:
         action = self.step.action
@@ -100,6 +110,7 @@ class StepScreen(RunbookScreen):
         table = self.query_one("#checks", DataTable)
         table.add_column("Check", key="check")
         table.add_column("Status", key="status", width=11)
+        table.add_column("Checked", key="checked", width=10)
         table.add_column("Summary", key="summary")
         self.query_one("#lag").display = False
         self.query_one("#progress").display = False
@@ -126,7 +137,7 @@ class StepScreen(RunbookScreen):
         return self.rb.live.get(self.step_id, [])
 
     def redraw(self) -> None:
-        self.query_one(RunHeader).refresh_header()
+        refresh_chrome(self)
         app = self.rb
         step = self.step
         status = app.step_status(self.step_id)
@@ -144,7 +155,7 @@ class StepScreen(RunbookScreen):
         if table.row_count != len(step.checks):
             table.clear()
             for index, ref in enumerate(step.checks):
-                table.add_row(ref.id, "", "", key=f"{index}:{ref.id}")
+                table.add_row(ref.id, "", "", "", key=f"{index}:{ref.id}")
         for index, ref in enumerate(step.checks):
             outcome = results.get(ref.id)
             key = f"{index}:{ref.id}"
@@ -156,7 +167,9 @@ class StepScreen(RunbookScreen):
             kind = "" if outcome.blocking else " (advisory)"
             table.update_cell(key, "check", f"{ref.id}{kind}", update_width=True)
             table.update_cell(key, "status", badge(outcome.result.status.value))
-            table.update_cell(key, "summary", outcome.result.summary, update_width=True)
+            summary = clip(outcome.result.summary, self.summary_room())
+            table.update_cell(key, "summary", summary, update_width=True)
+        self.tick()
         self.show_evidence()
 
         lag = series_of(self.outcomes()) if step.action.kind != "watch" else []
@@ -194,6 +207,26 @@ class StepScreen(RunbookScreen):
         button.disabled = not (allowed and app.acting is None)
         button.label = self.action_label() if status != StepStatus.DONE else "Done"
         self.refresh_bindings()
+
+    def summary_room(self) -> int:
+        """The summary column gives way at the screen's edge (the evidence below has it all)."""
+        table = self.query_one("#checks", DataTable)
+        beside = sum(c.get_render_width(table) for k, c in table.columns.items() if k != "summary")
+        width = self.size.width or self.app.size.width
+        return max(width - beside - 6, 20)  # body padding, column padding, scrollbar
+
+    def tick(self) -> None:
+        """When each check last ran, aged on the app's one clock."""
+        clock = self.app if isinstance(self.app, RunClock) else None
+        found = self.query("#checks").results(DataTable)
+        table = next(found, None)
+        if table is None:  # the clock ticked while the screen is still being put together
+            return
+        for index, ref in enumerate(self.step.checks):
+            seconds = clock.check_age(self.step_id, ref.id) if clock is not None else None
+            key = f"{index}:{ref.id}"
+            if key in table.rows:
+                table.update_cell(key, "checked", "" if seconds is None else age(seconds))
 
     def selected_check(self) -> str | None:
         table = self.query_one("#checks", DataTable)
@@ -260,6 +293,7 @@ class StepScreen(RunbookScreen):
             self.action_do_action()
 
     def action_do_action(self) -> None:
+        from runbook.preview import preview_text
         from screens.confirm import ConfirmScreen
 
         step = self.step
@@ -276,10 +310,14 @@ class StepScreen(RunbookScreen):
             if yes:
                 self.rb.start_action(self.step_id, confirmed=True)
 
-        self.app.push_screen(
-            ConfirmScreen(question, yes_label=self.action_label(), premise=self.premise()),
-            answered,
+        runtime = self.engine.rt
+        dialog = ConfirmScreen(
+            question,
+            yes_label=self.action_label(),
+            premise=self.premise(),
+            preview=lambda: preview_text(runtime, step),  # read in a thread worker
         )
+        self.app.push_screen(dialog, answered)
 
     def action_waive(self) -> None:
         from screens.waiver import WaiverScreen

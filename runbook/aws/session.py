@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -23,13 +22,40 @@ from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
 from runbook.aws.guard import read_only_guard, read_only_sign_guard
 from runbook.aws.redact import register_secret
-from runbook.model import Account, Accounts
+
+if TYPE_CHECKING:  # neither is imported on `runbook rollback`'s path (see `core_client`)
+    import boto3
+
+    from runbook.model import Account, Accounts
+
+
+class AccountLike(Protocol):
+    """How to reach an account: `runbook.model.Account`, or the rollback's lean read of one."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def profile(self) -> str | None: ...
+    @property
+    def role_arn(self) -> str | None: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def session_name(self) -> str: ...
+
+
+MAX_CONCURRENT_CALLS = 32  # a gate's checks on one client, and then some
 
 DEFAULT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=20,
     user_agent_extra="runbook/0.1",
+    # One cached client per account and service serves a whole gate at once: a pool
+    # smaller than the checks using it would open and discard a connection each call.
+    max_pool_connections=MAX_CONCURRENT_CALLS,
 )
 
 
@@ -45,6 +71,19 @@ STS_CONFIG = Config(
 class CredentialsError(RuntimeError):
     """No usable credentials for an account; the message says which and how to fix it."""
 
+    def __init__(self, cause: str, account: str | None = None) -> None:
+        super().__init__(f"{account}: {cause}" if account else cause)
+        self.cause = cause
+        self.account = account  # e.g. "source account 111111111111"
+
+    def for_account(self, account: str) -> CredentialsError:
+        return self if self.account else CredentialsError(self.cause, account)
+
+
+def account_label(name: str, account: AccountLike) -> str:
+    """How every message names an account: its role in the run and its ID."""
+    return f"{name} account {account.account_id}"
+
 
 _loader_lock = threading.Lock()
 _loader: botocore.loaders.Loader | None = None
@@ -59,21 +98,44 @@ def _shared_loader() -> botocore.loaders.Loader:
         return _loader
 
 
-def _botocore_session(account: Account) -> botocore.session.Session:
+def _botocore_session(account: AccountLike) -> botocore.session.Session:
     try:
         core = botocore.session.Session(profile=account.profile)
         core.register_component("data_loader", _shared_loader())
         if account.profile is not None:
             core.get_scoped_config()  # raises now, naming the profile, if it is missing
     except ProfileNotFound as exc:
-        raise CredentialsError(f"profile {account.profile!r} not found: {exc}") from None
+        raise CredentialsError(
+            f"profile {account.profile!r} not found: {exc}; add it to your AWS config "
+            "(`aws configure sso`) or fix the account's `profile` in the runbook"
+        ) from None
     core.set_config_variable("region", account.region)
     return core
 
 
-def build_session(account: Account, *, read_only: bool) -> boto3.Session:
-    """One account's session. `read_only=True` installs the source guard."""
-    core = _botocore_session(account)
+def _assuming(
+    fetch: Callable[[], dict[str, Any]], role_arn: str, label: str | None
+) -> Callable[[], dict[str, Any]]:
+    """A refresh that fails as one CredentialsError naming the account, the role and why."""
+
+    def refresh() -> dict[str, Any]:
+        try:
+            return fetch()
+        except Exception as exc:
+            raise CredentialsError(f"cannot assume role {role_arn}: {exc}", label) from exc
+
+    return refresh
+
+
+def build_core_session(
+    account: AccountLike, *, read_only: bool, label: str | None = None
+) -> botocore.session.Session:
+    """One account's botocore session. `read_only=True` installs the source guard; `label`
+    names the account in credential errors (see `account_label`)."""
+    try:
+        core = _botocore_session(account)
+    except CredentialsError as exc:
+        raise exc.for_account(label) if label else exc from None
     if account.role_arn is not None:
         extra: dict[str, Any] = {"RoleSessionName": account.session_name}
         if account.external_id is not None:
@@ -85,7 +147,8 @@ def build_session(account: Account, *, read_only: bool) -> boto3.Session:
         if source is None:
             raise CredentialsError(
                 f"no credentials to assume {account.role_arn} with: set AWS_PROFILE, "
-                "run `aws sso login`, or export credentials"
+                "run `aws sso login`, or export credentials",
+                label,
             )
         fetcher = AssumeRoleCredentialFetcher(
             # Bounded, so a hung STS endpoint cannot outlast a rollback's deadline.
@@ -96,12 +159,52 @@ def build_session(account: Account, *, read_only: bool) -> boto3.Session:
         )
         # botocore has no public setter for refreshable credentials.
         core._credentials = DeferredRefreshableCredentials(
-            method="assume-role", refresh_using=fetcher.fetch_credentials
+            method="assume-role",
+            refresh_using=_assuming(fetcher.fetch_credentials, account.role_arn, label),
         )
     if read_only:
         core.register("before-parameter-build", read_only_guard, unique_id="runbook-read-only")
         core.register("before-sign", read_only_sign_guard, unique_id="runbook-read-only-sign")
+    return core
+
+
+def build_session(account: Account, *, read_only: bool, label: str | None = None) -> boto3.Session:
+    """One account's boto3 session, on `build_core_session`."""
+    import boto3  # only where a boto3 session is wanted: `runbook rollback` never needs one
+
+    core = build_core_session(account, read_only=read_only, label=label)
     return boto3.Session(botocore_session=core, region_name=account.region)
+
+
+def core_client(
+    account: AccountLike,
+    service: str,
+    *,
+    read_only: bool,
+    config: Config | None = None,
+    label: str | None = None,
+) -> Any:
+    """A client straight from botocore, without boto3: `runbook rollback`'s lean path.
+
+    The same account, credentials, guard and defaults as the factory's clients
+    (a boto3 client is this, made through boto3's session).
+    """
+    core = build_core_session(account, read_only=read_only, label=label)
+    merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+    client = core.create_client(service, region_name=account.region, config=merged)
+    SessionFactory._register_credentials(core)
+    return client
+
+
+def ambient_client(service: str, *, config: Config | None = None) -> Any:
+    """A client on the SDK's own credentials and region, for commands without a runbook
+    (`runbook audit verify s3://...`, which only reads: List, Get and Head calls)."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
+    merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+    import boto3
+
+    return boto3.Session(botocore_session=core).client(service, config=merged)
 
 
 class SessionFactory:
@@ -110,10 +213,10 @@ class SessionFactory:
     def __init__(
         self, accounts: Accounts | Mapping[str, Account], *, config: Config | None = None
     ) -> None:
-        if isinstance(accounts, Accounts):
+        if not isinstance(accounts, Mapping):  # the model's Accounts
             accounts = {
                 name: account
-                for name in ("source", "target", "dns")
+                for name in ("source", "target", "dns", "audit")
                 if (account := getattr(accounts, name)) is not None
             }
         self._accounts: dict[str, Account] = dict(accounts)
@@ -122,6 +225,8 @@ class SessionFactory:
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         # boto3 sessions are not thread-safe; clients are. Build under a lock.
         self._lock = threading.Lock()
+        # Why an account could not be asked who we are, by account (the app's notice).
+        self._problems: dict[str, str] = {}
 
     def account(self, name: str) -> Account:
         account = self._accounts.get(name)
@@ -135,7 +240,10 @@ class SessionFactory:
 
     def _session(self, name: str) -> boto3.Session:
         if name not in self._sessions:
-            self._sessions[name] = build_session(self.account(name), read_only=name == "source")
+            account = self.account(name)
+            self._sessions[name] = build_session(
+                account, read_only=name == "source", label=account_label(name, account)
+            )
         return self._sessions[name]
 
     def client(
@@ -182,11 +290,30 @@ class SessionFactory:
 
     def identity(self, name: str) -> dict[str, Any]:
         """`sts:GetCallerIdentity` for an account, with a clear error if no credentials."""
+        label = account_label(name, self.account(name))
         try:
             response: dict[str, Any] = self.client(name, "sts").get_caller_identity()
         except NoCredentialsError:
-            raise CredentialsError(
-                f"no AWS credentials for the {name} account: set AWS_PROFILE, run "
-                "`aws sso login`, or set a profile/role_arn in the runbook"
-            ) from None
-        return response
+            problem = CredentialsError(
+                "no AWS credentials: set AWS_PROFILE, run `aws sso login`, "
+                "or set a profile/role_arn in the runbook",
+                label,
+            )
+        except CredentialsError as exc:
+            problem = exc.for_account(label)
+        except Exception as exc:
+            with self._lock:
+                self._problems[name] = f"{label}: cannot ask who we are: {exc}"
+            raise
+        else:
+            with self._lock:
+                self._problems.pop(name, None)
+            return response
+        with self._lock:
+            self._problems[name] = str(problem)
+        raise problem from None
+
+    def access_problems(self) -> dict[str, str]:
+        """Accounts whose last identity check failed, and why (profile, role, endpoint)."""
+        with self._lock:
+            return dict(self._problems)

@@ -23,8 +23,10 @@ from runbook.cli.waive import waive_from_args, wants_waiver
 from runbook.dns.rollback import manual_command
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import MIN_WAIVER_CHARS, Engine, GateNotPassed, OutcomeNotRecorded
+from runbook.formatting import printable
 from runbook.loader import load
 from runbook.model import ManualAction
+from runbook.preview import preview_text
 from runbook.runner import CheckOutcome, gate_passes
 from runbook.runtime import Runtime
 
@@ -71,6 +73,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             if args.step not in steps:
                 raise UsageError(f"unknown step {args.step!r}; steps are: {', '.join(steps)}")
             steps = [args.step]
+        if not args.json and not _accounts_answer(engine):
+            return EXIT_FAIL
         outcomes: list[CheckOutcome] = []
         for step_id in steps:
             if runtime.model.step(step_id).checks:
@@ -83,6 +87,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         print_head(runtime)
         runtime.close()
+
+
+def _accounts_answer(engine: Engine) -> bool:
+    """Ask each account who we are first: when one cannot answer (dead endpoint, missing
+    profile, a role that cannot be assumed), every check would fail the same way, so
+    say it once per account instead, and run none. Audited like the app's start-up."""
+    findings = engine.verify_identity()
+    if all(f.error is None for f in findings):
+        return True
+    for f in findings:
+        if f.error is not None:
+            mark, said = "ERROR", f.error
+        elif f.ok:
+            mark, said = "PASS", f"answers as {f.arn}"
+        else:
+            mark, said = "FAIL", f"the credentials reach account {f.actual} ({f.arn})"
+        print(printable(f"{mark:<5} {f.account} account {f.expected}: {said}"))
+    print("runbook: no checks run: not every account answers (above)", file=sys.stderr)
+    return False
 
 
 def _refuse_bad_input(args: argparse.Namespace) -> None:
@@ -127,6 +150,8 @@ def cmd_do(args: argparse.Namespace) -> int:
         else:
             env = runtime.model.migration.environment
             question = f"Run {step.action.kind} for step {step.id!r} ({env})?"
+        if not args.yes and (preview := preview_text(runtime, step)) is not None:
+            print(preview)  # what will change, read now: the app's dialog says the same
         if not confirm(question, args.yes):
             runtime.audit.record("action.not_confirmed", step=step.id)
             print("not confirmed; nothing changed", file=sys.stderr)

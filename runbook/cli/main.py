@@ -22,10 +22,8 @@ from runbook import __version__
 from runbook.audit.log import AuditCorruptError, AuditWriteError
 from runbook.aws.redact import install_logging
 from runbook.aws.session import CredentialsError
-from runbook.cli.output import EXIT_FAIL, EXIT_USAGE, UsageError
-from runbook.cli.waive import waive_check_arg
-from runbook.loader import RunbookError
-from runbook.registry import CheckLoadError
+from runbook.cli.output import EXIT_FAIL, EXIT_PIPE, EXIT_USAGE, UsageError
+from runbook.cli.terminal import install_terminal_logging
 
 # command -> (module in runbook.cli, function)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,6 +40,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "lambda": ("cognito", "cmd_lambda"),
     "lease": ("lease", "cmd_lease"),
     "handoff": ("handoff", "cmd_handoff"),
+    "approve": ("approve", "cmd_approve"),
+    "sync": ("sync", "cmd_sync"),
 }
 
 
@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_file(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", default="runbook.toml", help="the runbook (runbook.toml)")
+        return p
+
+    def with_log(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        # The log itself, its run's directory, or the runbook's run (runbook/cli/locate.py).
+        p.add_argument("path", nargs="?", default=None, help="audit log, or a run's directory")
+        p.add_argument("-f", "--file", default=None, help="or the run of this runbook")
         return p
 
     with_file(sub.add_parser("validate", help="load and validate the runbook"))
@@ -82,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "--waive-check",
         metavar="CHECK=REASON",
         action="append",
-        type=waive_check_arg,
+        type=_waive_check_arg,
         default=[],
         help="a failing blocking check's own reason (repeat; each is needed in production)",
     )
@@ -99,21 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit = sub.add_parser("audit", help="verify or show an audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="check the hash chain")
-    verify.add_argument("path")
+    verify = with_log(audit_sub.add_parser("verify", help="check the hash chain"))
     verify.add_argument(
         "--head",
         metavar="SEQ:HASH",
         default=None,
         help="the head written down at exit: the log must still contain it",
     )
-    show = audit_sub.add_parser("show", help="the log as a timeline")
-    show.add_argument("path")
+    show = with_log(audit_sub.add_parser("show", help="the log as a timeline"))
     show.add_argument("--json", action="store_true")
-    report = audit_sub.add_parser("report", help="write an HTML and Markdown review report")
-    report.add_argument("path")
+    report = with_log(
+        audit_sub.add_parser("report", help="write an HTML and Markdown review report")
+    )
     report.add_argument(
-        "--out", type=Path, default=None, metavar="PREFIX", help="directory or file prefix"
+        "--out",
+        default=None,  # a str: its trailing slash says "a directory"
+        metavar="PREFIX|DIR",
+        help="file prefix, or an existing directory",
     )
     report.add_argument(
         "--previous",
@@ -122,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the previous run's audit log (e.g. the rehearsal's), to compare durations",
     )
-    sub.add_parser("review", help="open the review screen on an audit log").add_argument("path")
+    with_log(sub.add_parser("review", help="open the review screen on an audit log"))
     checks = sub.add_parser("checks", help="list every installed check")
     checks.add_argument("--json", action="store_true")
     sub.add_parser("schema", help="print the JSON Schema of runbook.toml")
@@ -131,9 +139,16 @@ def _parser() -> argparse.ArgumentParser:
     with_file(lease_sub.add_parser("show", help="who holds it, since when"))
     lease_break = with_file(lease_sub.add_parser("break", help="remove a stuck lease (audited)"))
     lease_break.add_argument("--reason", required=True, help="why (audited)")
+    approve = with_file(sub.add_parser("approve", help="approve a step as a second AWS principal"))
+    approve.add_argument("step", help="the step id")
+    approve.add_argument("--reason", default=None, help="why (audited)")
+    with_file(sub.add_parser("sync", help="push records written while the backend was unreachable"))
     handoff = with_file(sub.add_parser("handoff", help="the source owner's list of changes"))
     handoff.add_argument(
-        "--out", type=Path, default=None, metavar="FILE", help="write the Markdown here"
+        "--out",
+        default=None,  # a str: its trailing slash says "a directory"
+        metavar="FILE|DIR",
+        help="write the Markdown here (into DIR/ as <runbook>-handoff.md)",
     )
     lam = sub.add_parser("lambda", help="the Cognito UserMigration Lambda")
     lam_sub = lam.add_subparsers(dest="lambda_command", required=True, metavar="ACTION")
@@ -148,6 +163,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _waive_check_arg(text: str) -> tuple[str, str]:
+    from runbook.cli.waive import waive_check_arg  # only `do --waive-check` needs it
+
+    return waive_check_arg(text)
+
+
+class _NotRaised(Exception):
+    """Stands for an error class whose module was never imported: nothing raised one."""
+
+
+def _raised(module: str, name: str) -> type[Exception]:
+    """An error class of a module that only some commands import (the loader, the check
+    registry: `runbook rollback` imports neither), looked up as the error is caught."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, Exception) else _NotRaised
+
+
 def _stop(signum: int, _frame: FrameType | None) -> None:
     # Unwinds through every command's `finally`, which prints the audit head.
     raise SystemExit(128 + signum)
@@ -157,23 +189,51 @@ def run() -> int:
     """The console script: `main`, with SIGTERM and SIGHUP ending it as cleanly as ctrl+c."""
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _stop)
-    return main()
+    code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        return _pipe_closed()
+    return code
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as `cat` does.
+
+    Not SIGPIPE's default action: a pipe closing must never kill a command half
+    way through an action. Whatever is still buffered goes nowhere, so Python's
+    own flush at exit has nothing to complain about.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Library log records and warnings as one line each, never a traceback;
+    # before install_logging, which then adds no handler of its own.
+    install_terminal_logging()
     install_logging()
     args = _parser().parse_args(argv)
     module, function = _COMMANDS[args.command]
+    if args.command == "audit" and str(args.path).startswith("s3://"):
+        module, function = "sync", "cmd_audit_s3"  # the shared log, read from S3
     handler: Callable[[argparse.Namespace], int] = getattr(
         importlib.import_module(f"runbook.cli.{module}"), function
     )
     try:
         return handler(args)
-    except RunbookError as exc:
-        for problem in exc.problems:
+    except _raised("runbook.loader", "RunbookError") as exc:
+        for problem in getattr(exc, "problems", [str(exc)]):
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, CredentialsError, AuditCorruptError, CheckLoadError) as exc:
+    except (
+        UsageError,
+        CredentialsError,
+        AuditCorruptError,
+        _raised("runbook.registry", "CheckLoadError"),
+    ) as exc:
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AuditWriteError as exc:
@@ -183,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runbook: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except Exception as exc:  # a bug, not bad input: one line, the traceback on request
         if os.environ.get("RUNBOOK_DEBUG"):
             raise

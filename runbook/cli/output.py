@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from runbook.checkapi import Status
-from runbook.dns.rollback import RollbackResult
 from runbook.formatting import printable
-from runbook.runner import CheckOutcome
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `runbook rollback` prints through here: no check API, no pydantic
+    from runbook.dns.rollback import RollbackResult
+    from runbook.runner import CheckOutcome
     from runbook.runtime import Runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXIT_BREACH = 3  # a watch step's criterion breached
 EXIT_UNRECORDED = 4  # something was sent, but its outcome could not be recorded
+EXIT_PIPE = 128 + 13  # stdout's reader went away: the shell's code for death by SIGPIPE
 
 
 class UsageError(Exception):
@@ -31,13 +31,8 @@ def print_head(runtime: Runtime, out: TextIO = sys.stderr) -> None:
     print(f"audit head: seq {seq} hash {digest}", file=out)
 
 
-_MARK = {
-    Status.PASS: "PASS",
-    Status.WARN: "WARN",
-    Status.FAIL: "FAIL",
-    Status.ERROR: "ERROR",
-    Status.SKIPPED: "SKIP",
-}
+# By `runbook.checkapi.Status` value (a StrEnum: its members look themselves up here).
+_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 
 
 def print_outcomes(outcomes: list[CheckOutcome]) -> None:

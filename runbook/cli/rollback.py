@@ -3,19 +3,25 @@
 It needs the snapshot and credentials, and nothing else: a broken runbook, a
 corrupt state file or an audit log that cannot be appended to is reported and
 worked around, never a reason not to roll back. The run's lease is not taken.
+
+Everything up to the recorded, printed outcome is lean: the runbook's few
+fields are read without its models (`rollback_inputs`), the state is changed
+as JSON (`rollback_state`) and the client comes straight from botocore
+(`core_client`); no check, no pydantic, no boto3. What the rollback did not
+undo is worked out only after that, from the whole runbook.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from runbook.audit.log import AuditCorruptError, AuditLog, AuditWriteError
+from runbook.audit.operator import local_user
 from runbook.cli.output import (
     EXIT_FAIL,
     EXIT_OK,
@@ -24,65 +30,57 @@ from runbook.cli.output import (
     confirm,
     print_rollback,
 )
-from runbook.dns.rollback import NoSnapshotError, manual_command, run_rollback
+from runbook.dns.rollback import (
+    NoSnapshotError,
+    RollbackResult,
+    manual_command,
+    run_rollback,
+    snapshot_client,
+)
+from runbook.dns.rollback_inputs import (
+    DEFAULT_DEADLINE_S,
+    RollbackInputs,
+    RunbookUnusable,
+    read_inputs,
+    state_dir_from_text,
+)
+from runbook.dns.rollback_state import JsonStateFile
 from runbook.dns.snapshot import (
     SNAPSHOT_FILE,
     Snapshot,
     SnapshotUnusable,
     trusted_snapshot,
 )
-from runbook.loader import RunbookError
-from runbook.model import Runbook
-from runbook.state import StateStore
 
 AUDIT_FILE = "audit.jsonl"
 STATE_FILE = "state.json"
-DEFAULT_DEADLINE_S = 120.0
-STATE_DIR_LINE = re.compile(r'^\s*state_dir\s*=\s*"([^"\n]+)"', re.MULTILINE)
 
 
 @dataclass
 class Located:
     state_dir: Path
-    model: Runbook | None
+    inputs: RollbackInputs | None
 
 
 def _locate(args: argparse.Namespace) -> Located:
     """The state directory: --state-dir, the runbook's, or as much of it as still parses."""
-    from runbook.loader import load
-
+    path = Path(args.file)
     try:
-        loaded = load(args.file)
-    except RunbookError as exc:
+        inputs = read_inputs(path)
+    except RunbookUnusable as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print("runbook unusable; rolling back from the snapshot alone", file=sys.stderr)
         if args.state_dir:
             return Located(Path(args.state_dir), None)
-        return Located(_state_dir_from_text(Path(args.file)), None)
-    state_dir = Path(args.state_dir) if args.state_dir else loaded.state_dir
-    return Located(state_dir, loaded.model)
-
-
-def _state_dir_from_text(path: Path) -> Path:
-    """`[migration] state_dir` as far as the file still says it, else `.runbook` beside it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        text = ""
-    try:
-        configured = tomllib.loads(text).get("migration", {}).get("state_dir")
-    except (ValueError, AttributeError):
-        # Not TOML any more: the line itself may still be intact.
-        found = STATE_DIR_LINE.search(text)
-        configured = found.group(1) if found else None
-    state = Path(configured) if isinstance(configured, str) and configured else Path(".runbook")
-    return state if state.is_absolute() else path.parent / state
+        return Located(state_dir_from_text(path), None)
+    state_dir = Path(args.state_dir) if args.state_dir else inputs.state_dir
+    return Located(state_dir, inputs)
 
 
 def _audit(state_dir: Path, run_id: str, environment: str) -> AuditLog | None:
     """The run's audit log, or a fresh side log beside it when it cannot be appended to."""
-    operator = {"local_user": _local_user(), "aws_arn": None}
+    operator = {"local_user": local_user(), "aws_arn": None}
     try:
         return AuditLog(
             state_dir / AUDIT_FILE, run_id=run_id, environment=environment, operator=operator
@@ -98,17 +96,11 @@ def _audit(state_dir: Path, run_id: str, environment: str) -> AuditLog | None:
             return None
 
 
-def _local_user() -> str:
-    from runbook.runtime import local_user
-
-    return local_user()
-
-
-def _state(state_dir: Path) -> tuple[str, StateStore | None]:
-    """(run id, the state store) when the state file is readable; else a report and None."""
-    store = StateStore(state_dir / STATE_FILE)
+def _state(state_dir: Path) -> tuple[str, JsonStateFile | None]:
+    """(run id, the state file) when the state file is readable; else a report and None."""
+    store = JsonStateFile(state_dir / STATE_FILE)
     try:
-        return store.load().run_id, store
+        return str(store.read().get("run_id", "unknown")), store
     except FileNotFoundError:
         return "unknown", None
     except (OSError, ValueError) as exc:
@@ -131,29 +123,29 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     if note:
         print(f"note: {note}", file=sys.stderr)
-    if not confirm(_rollback_question(snapshot), args.yes):
+    if not args.yes and not confirm(_rollback_question(snapshot), False):
         print(
             f"not confirmed; nothing sent. By hand:\n  {manual_command(snapshot)}", file=sys.stderr
         )
         return EXIT_FAIL
     run_id, store = _state(state_dir)
-    model = located.model
-    audit = _audit(state_dir, run_id, model.migration.environment if model else "unknown")
-    sessions = None
-    if model is not None:
-        from runbook.aws.session import SessionFactory
+    inputs = located.inputs
+    audit = _audit(state_dir, run_id, inputs.environment if inputs else "unknown")
 
-        sessions = SessionFactory(model.accounts)
+    def client_for(snapshot: Snapshot) -> Any:
+        # The zone's account as the runbook says to reach it now, else as the flip recorded.
+        account = inputs.accounts.get(snapshot.account_name) if inputs else None
+        return snapshot_client(snapshot, account)
+
     try:
         result = run_rollback(
             snapshot_path=snapshot_path,
-            sessions=sessions,
+            sessions=None,
+            client_for=client_for,
             audit=audit,
             update_state=store.update if store is not None else None,
-            deadline_s=model.settings.rollback_deadline_s if model else DEFAULT_DEADLINE_S,
-            flip_steps=tuple(
-                s.id for s in (model.steps if model else []) if s.action.kind == "dns.flip"
-            ),
+            deadline_s=inputs.deadline_s if inputs else DEFAULT_DEADLINE_S,
+            flip_steps=inputs.reset_steps if inputs else (),
             audit_path=audit_path,
             best_effort_records=True,
             # Long work shows itself: against a dead endpoint the loop runs to its deadline.
@@ -175,6 +167,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             print(f"audit head: seq {seq} hash {digest} ({audit.path.name})", file=sys.stderr)
             audit.close()
     print_rollback(result)
+    _aftermath(args, inputs is not None, state_dir, result)  # after the outcome: it reads AWS
     if result.unrecorded:
         # Sent, but the evidence is incomplete: the run's files no longer say what DNS is.
         for problem in result.unrecorded:
@@ -184,8 +177,28 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return EXIT_OK if result.confirmed else EXIT_FAIL
 
 
+def _aftermath(
+    args: argparse.Namespace, usable: bool, state_dir: Path, result: RollbackResult
+) -> None:
+    """What a confirmed rollback did not undo, from the whole runbook, read only now."""
+    if not result.confirmed:
+        return
+    from runbook.aws.session import SessionFactory
+    from runbook.cli.aftermath import print_aftermath
+    from runbook.loader import RunbookError, load_model
+
+    try:
+        model = load_model(Path(args.file)) if usable else None
+    except RunbookError:
+        model = None  # what the rollback read was usable; the caveats say what they can
+    sessions = SessionFactory(model.accounts) if model is not None else None
+    sys.stdout.flush()  # the outcome is out before the count reads the target pool
+    print_aftermath(model, state_dir, sessions, result)
+
+
 def _rollback_question(snapshot: Snapshot) -> str:
+    from runbook.dns.aftermath import QUESTION_NOTE
     from runbook.dns.records import describe_set
 
     values = "; ".join(describe_set(rs) for rs in snapshot.record_sets)
-    return f"Roll {snapshot.label} back to the snapshot ({values})?"
+    return f"{QUESTION_NOTE}\nRoll {snapshot.label} back to the snapshot ({values})?"

@@ -380,6 +380,10 @@ def derive(playbook: Mapping[str, Any], world: DemoWorld) -> dict[str, Any]:
             step["instructions"] = f"{step.get('instructions', '').rstrip()}\n\n{note}\n"
         _derive_checks(step, world)
         _derive_action(step, world)
+        if step.get("approvals"):
+            # One person rehearses alone: nobody else could approve (README says
+            # how to rehearse the two-person rule with a second role).
+            _swap(step, "approvals", 0, f"steps[{step.get('id')}]")
     return book
 
 

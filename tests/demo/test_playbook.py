@@ -57,6 +57,7 @@ VALUE_SWAPS: set[Path_] = {
     ("cognito", "source_user_pool_id"),
     ("cognito", "target_user_pool_id"),
     ("steps", "instructions"),  # the playbook's text, then a "*Demo:*" note (below)
+    ("steps", "approvals"),  # one person rehearses alone: nobody else could approve
     ("checks", "cfn.drift", "params", "stacks"),
     ("checks", "cfn.stacks", "params", "stacks"),
     # No table statistics on the emulator: more samples stand in (playbook.py says why).
