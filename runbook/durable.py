@@ -21,6 +21,23 @@ from typing import BinaryIO
 TAIL_CHUNK = 8 * 1024  # a record is a few hundred bytes; longer lines read on
 
 
+@contextlib.contextmanager
+def file_lock(
+    lock_path: Path, thread_lock: contextlib.AbstractContextManager[object]
+) -> Iterator[None]:
+    """Exclusive across threads (`thread_lock`) and processes (`flock` on `lock_path`,
+    released by the kernel if the holder dies): the lock of a file that is replaced by
+    rename and so cannot carry a lock itself."""
+    with thread_lock:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

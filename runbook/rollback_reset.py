@@ -14,6 +14,7 @@ run stands nor does it hold later steps back.
 
 from __future__ import annotations
 
+from runbook.dns.rollback_inputs import StepRef, steps_to_reset
 from runbook.model import Runbook
 from runbook.state import RunState, StepStatus
 
@@ -41,14 +42,9 @@ def reset_on_rollback(model: Runbook) -> tuple[str, ...]:
     From the first after-rollback step (which comes before the steps that make the
     source read-only) to the end; without one, from the flip to the end.
     """
-    starts = [
-        index
-        for index, step in enumerate(model.steps)
-        if step.after_rollback or step.action.kind == "dns.flip"
-    ]
-    if not starts:
-        return ()
-    return tuple(step.id for step in model.steps[min(starts) :])
+    return steps_to_reset(
+        tuple(StepRef(s.id, s.action.kind, s.after_rollback) for s in model.steps)
+    )
 
 
 def first_not_done(model: Runbook, state: RunState) -> str | None:

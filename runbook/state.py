@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import fcntl
 import json
-import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from runbook.durable import atomic_write
+from runbook.durable import atomic_write, file_lock
 
 
 class StepStatus(enum.StrEnum):
@@ -115,16 +113,8 @@ class StateStore:
         self._thread_lock = threading.RLock()
         self.remote: RemoteState | None = None  # set by a run backend; None: the file alone
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if we die
-                yield
-            finally:
-                os.close(fd)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.lock_path, self._thread_lock)
 
     def update(self, change: Callable[[RunState], object]) -> RunState:
         """Apply `change` to the state as it is on disk now, and write it atomically."""

@@ -110,8 +110,9 @@ class RollbackInputs:
 
 
 def steps_to_reset(steps: tuple[StepRef, ...]) -> tuple[str, ...]:
-    """The rule of `runbook.rollback_reset.reset_on_rollback` (held to it by a test): from
-    the first after-rollback step, or else the flip, to the end."""
+    """The one rule of what a confirmed rollback sets back to pending (the engine's
+    `reset_on_rollback` applies it to the model): from the first after-rollback step,
+    or else the flip, to the end."""
     starts = [i for i, s in enumerate(steps) if s.after_rollback or s.kind == "dns.flip"]
     return tuple(s.id for s in steps[min(starts) :]) if starts else ()
 

@@ -10,17 +10,14 @@ same atomic write, the rest of the file kept as it was.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook.durable import atomic_write
+from runbook.durable import atomic_write, file_lock
 
 PENDING = "pending"  # runbook.state.StepStatus.PENDING, as stored
 ROLLED_BACK_NOTE = "rolled back"
@@ -78,19 +75,9 @@ class JsonStateFile:
         _check(data)
         return data
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if we die
-                yield
-            finally:
-                os.close(fd)
-
     def update(self, change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
         """Apply `change` to the state as it is on disk now, and write it atomically."""
-        with self._locked():
+        with file_lock(self.lock_path, self._thread_lock):
             data = self.read()
             change(data)
             _check(data)

@@ -87,8 +87,17 @@ def test_an_account_table_is_usable_exactly_when_the_model_takes_it(table: dict[
         max_size=8,
     )
 )
-def test_the_steps_to_reset_are_reset_on_rollbacks(steps: list[tuple[bool, str]]) -> None:
+def test_a_rollback_resets_from_the_first_after_rollback_step_or_the_flip_to_the_end(
+    steps: list[tuple[bool, str]],
+) -> None:
     refs = tuple(StepRef(f"s{i}", kind, after) for i, (after, kind) in enumerate(steps))
+    starts = [r.after_rollback or r.kind == "dns.flip" for r in refs]
+    reset = steps_to_reset(refs)
+    assert reset == tuple(r.id for r in refs[len(refs) - len(reset) :])  # a suffix of the run
+    assert bool(reset) == any(starts)
+    if reset:
+        first = len(refs) - len(reset)
+        assert starts[first] and not any(starts[:first])
     model = SimpleNamespace(
         steps=[
             SimpleNamespace(
@@ -97,7 +106,7 @@ def test_the_steps_to_reset_are_reset_on_rollbacks(steps: list[tuple[bool, str]]
             for r in refs
         ]
     )
-    assert steps_to_reset(refs) == reset_on_rollback(cast(Any, model))
+    assert reset_on_rollback(cast(Any, model)) == reset  # the engine's rule is this one
 
 
 def test_the_inputs_are_the_loaded_runbooks(tmp_path: Path) -> None:
