@@ -72,3 +72,10 @@ def admin(runbook_model: Runbook) -> Any:
         return build_session(runbook_model.account(name), read_only=False)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first: pytest-xdist hands tests out in this order, so the long
+    ones run beside the many short ones instead of after them (a stable sort keeps
+    the order identical on every worker, which xdist requires)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

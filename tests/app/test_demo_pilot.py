@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from runbook.audit.verify import read_records, verify
 from runbook.demo.world import Demo
 from runbook.dns.records import read_record_sets, same_sets
@@ -17,6 +19,7 @@ from screens.step import StepScreen
 from tests.support.pilot import Messages, settle, walk_demo
 
 
+@pytest.mark.long
 async def test_demo_walked_to_the_flip_and_rolled_back(tmp_path: Path, messages: Messages) -> None:
     with Demo(tmp_path / "demo", users=60, feeder_interval_s=1.0) as demo:
         hooks = DemoHooks(fixes=demo.fixes(), hints=demo.hints, banner=demo.banner)

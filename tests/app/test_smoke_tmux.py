@@ -68,6 +68,7 @@ class Terminal:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
+@pytest.mark.long
 def test_demo_in_tmux(tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo"
     command = (
@@ -100,6 +101,7 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     assert {p.name for p in demo_dir.iterdir()} == {"runbook.toml", ".runbook"}
 
 
+@pytest.mark.long
 def test_demo_in_tmux_at_80x24(tmp_path: Path) -> None:
     """Every screen at 80x24: the header keeps the region, both IDs and the audit head,
     the DNS line is under it, the footer starts with the keys that matter."""

@@ -41,6 +41,7 @@ from tests.support.runbooks import base_runbook, write_runbook
 # --- a few thousand users --------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_thousands_of_users_into_a_target_that_already_holds_some(
     aws: None, admin: Any, clients: tuple[Any, Any], tmp_path: Path
 ) -> None:
@@ -82,6 +83,7 @@ def test_thousands_of_users_into_a_target_that_already_holds_some(
     ]
 
 
+@pytest.mark.long
 def test_killed_half_way_and_restarted_finishes_without_duplicates(
     moto_server: str, admin: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

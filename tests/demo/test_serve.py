@@ -28,6 +28,7 @@ def exports_of(lines: list[str]) -> dict[str, str]:
     return env
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_serve_then_check_do_rollback_verify_from_another_shell(tmp_path: Path) -> None:
     directory = tmp_path / "d"

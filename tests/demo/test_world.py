@@ -100,6 +100,7 @@ START_PATTERN = {
 }
 
 
+@pytest.mark.long
 def test_seeded_world_gives_the_expected_gates_at_start(tmp_path: Path) -> None:
     with no_writes_outside(tmp_path) as directory, Demo(directory) as demo:
         world = demo.world
@@ -176,6 +177,7 @@ def wait_for(world: DemoWorld, demo_seconds: float) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.long
 def test_walk_every_step_to_the_flip_and_roll_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

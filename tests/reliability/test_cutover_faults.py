@@ -16,6 +16,7 @@ from tests.support.faults import Injector
 from tests.support.pilot import Messages, settle, walk_demo
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.parametrize("rollback_faults", [3, -1], ids=["recovers", "never-recovers"])
 async def test_faults_during_flip_and_rollback(
