@@ -14,10 +14,20 @@ from runbook.loader import load
 MIN_REASON_CHARS = 3
 
 
+def _lease(file: str) -> RunLease:
+    """The run's lease where the run keeps it: S3 for a team run, else the state dir.
+    Reading it opens no run (no session record): `show` changes nothing."""
+    from runbook.aws.session import SessionFactory
+    from runbook.backend import open_backend
+
+    loaded = load(file)
+    sessions = SessionFactory(loaded.model.accounts)
+    return open_backend(loaded.model, sessions, loaded.state_dir).lease()
+
+
 def cmd_lease(args: argparse.Namespace) -> int:
     if args.lease_command == "show":
-        lease = RunLease(load(args.file).state_dir)
-        holder = lease.current()
+        holder = _lease(args.file).current()
         if holder is None:
             print("nobody holds the run's lease")
             return EXIT_OK
@@ -32,7 +42,8 @@ def cmd_lease(args: argparse.Namespace) -> int:
 
     runtime = Runtime.open(args.file)
     try:
-        broken = RunLease(runtime.state_dir).break_()
+        lease = runtime.backend.lease() if runtime.backend else RunLease(runtime.state_dir)
+        broken = lease.break_()
         if broken is None:
             print("nothing to break: nobody holds the run's lease")
             return EXIT_FAIL

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from runbook.audit.verify import read_records, verify
@@ -20,30 +15,7 @@ from screens.confirm import ConfirmScreen
 from screens.overview import OverviewScreen
 from screens.step import StepScreen
 from tests.support import dnsworld as w
-from tests.support.pilot import settle, small_world
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def shell(*args: str) -> subprocess.CompletedProcess[str]:
-    """A headless `runbook` command in another process, while the app keeps running."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "runbook.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-async def within(pilot: Pilot[Any], seconds: float, condition: Callable[[], bool]) -> bool:
-    """Wait (on the app's clock, without pressing anything) until `condition` holds."""
-    for _ in range(int(seconds / 0.1)):
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
+from tests.support.pilot import settle, shell, small_world, within
 
 
 def dns_line(app: RunbookApp) -> str:

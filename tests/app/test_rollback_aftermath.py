@@ -3,15 +3,10 @@ question whose premise a rollback changed closes, saying why. moto's server, rea
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from runbook.engine import Engine
@@ -22,31 +17,10 @@ from screens.confirm import ConfirmScreen
 from screens.overview import OverviewScreen
 from screens.step import StepScreen
 from tests.support import dnsworld as w
-from tests.support.pilot import settle
+from tests.support.pilot import settle, shell, within
 from tests.support.rollbackworld import REENABLE, WATCH, flipped_world
 
-ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(160, 48), (80, 24)]
-
-
-async def shell(*args: str) -> subprocess.CompletedProcess[str]:
-    """A `runbook` command in another process while the app keeps running."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "runbook.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-async def within(pilot: Pilot[Any], seconds: float, condition: Callable[[], bool]) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
 
 
 def dialog_text(app: RunbookApp) -> str:

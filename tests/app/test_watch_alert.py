@@ -7,11 +7,9 @@ without any timing. DNS is moto's, flipped for real before the watch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
 from textual.widgets import Sparkline, Static
 
 from runbook.audit.verify import read_records, verify
@@ -27,7 +25,7 @@ from screens.step import StepScreen
 from screens.watching import WatchPanel
 from screens.widgets import RunHeader
 from tests.support import dnsworld as w
-from tests.support.pilot import Messages, settle
+from tests.support.pilot import Messages, settle, within
 from tests.support.watchworld import (
     WATCH_STEP,
     criterion,
@@ -35,15 +33,6 @@ from tests.support.watchworld import (
     registry,
     trip,
 )
-
-
-async def within(pilot: Pilot[Any], seconds: float, condition: Callable[[], bool]) -> bool:
-    """Wait on the app's clock, pressing nothing, until `condition` holds."""
-    for _ in range(int(seconds / 0.1)):
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
 
 
 def header(app: Any) -> str:

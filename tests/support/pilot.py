@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from textual.widget import Widget
 
 from tests.support import dnsworld as w
 from tests.support.runbooks import base_runbook, write_runbook
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ThreadTouches:
@@ -144,3 +149,24 @@ async def walk_demo(pilot: Pilot[Any], *, stop_before: str) -> tuple[list[str], 
         await pilot.press("escape")
         await pilot.pause()
     return blocked, waived
+
+
+async def shell(*args: str) -> subprocess.CompletedProcess[str]:
+    """A headless `runbook` command in another process, while the app keeps running."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "runbook.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def within(pilot: Pilot[Any], seconds: float, condition: Callable[[], bool]) -> bool:
+    """Wait (on the app's clock, without pressing anything) until `condition` holds."""
+    for _ in range(int(seconds / 0.1)):
+        if condition():
+            return True
+        await pilot.pause(0.1)
+    return condition()
