@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.audit.log import AuditCorruptError, AuditLog, AuditWriteError
 from runbook.audit.operator import local_user
@@ -51,6 +51,10 @@ from runbook.dns.snapshot import (
     SnapshotUnusable,
     trusted_snapshot,
 )
+
+if TYPE_CHECKING:  # the lean path imports neither
+    from runbook.aws.session import SessionFactory
+    from runbook.model import Runbook
 
 AUDIT_FILE = "audit.jsonl"
 STATE_FILE = "state.json"
@@ -131,6 +135,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     run_id, store = _state(state_dir)
     inputs = located.inputs
     audit = _audit(state_dir, run_id, inputs.environment if inputs else "unknown")
+    written = _Kept()
+    if audit is not None:
+        audit.sinks.append(written)  # told to [notify] after the outcome, never before
 
     def client_for(snapshot: Snapshot) -> Any:
         # The zone's account as the runbook says to reach it now, else as the flip recorded.
@@ -167,7 +174,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             print(f"audit head: seq {seq} hash {digest} ({audit.path.name})", file=sys.stderr)
             audit.close()
     print_rollback(result)
-    _aftermath(args, inputs is not None, state_dir, result)  # after the outcome: it reads AWS
+    # After the outcome: both read the whole runbook and reach AWS or a webhook.
+    model, sessions = _aftermath(args, inputs is not None, state_dir, result)
+    if model is not None and sessions is not None and model.notify is not None and written:
+        _notify(model, sessions, state_dir, run_id, written)
     if result.unrecorded:
         # Sent, but the evidence is incomplete: the run's files no longer say what DNS is.
         for problem in result.unrecorded:
@@ -177,12 +187,21 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return EXIT_OK if result.confirmed else EXIT_FAIL
 
 
+class _Kept(list[dict[str, Any]]):
+    """An audit sink that keeps what the rollback wrote, for [notify] afterwards."""
+
+    def push(self, record: dict[str, Any]) -> None:
+        self.append(record)
+
+    def close(self) -> None:
+        pass
+
+
 def _aftermath(
     args: argparse.Namespace, usable: bool, state_dir: Path, result: RollbackResult
-) -> None:
-    """What a confirmed rollback did not undo, from the whole runbook, read only now."""
-    if not result.confirmed:
-        return
+) -> tuple[Runbook | None, SessionFactory | None]:
+    """What a confirmed rollback did not undo, from the whole runbook, read only now;
+    the runbook and its sessions, for the notification."""
     from runbook.aws.session import SessionFactory
     from runbook.cli.aftermath import print_aftermath
     from runbook.loader import RunbookError, load_model
@@ -194,6 +213,30 @@ def _aftermath(
     sessions = SessionFactory(model.accounts) if model is not None else None
     sys.stdout.flush()  # the outcome is out before the count reads the target pool
     print_aftermath(model, state_dir, sessions, result)
+    return model, sessions
+
+
+def _notify(
+    model: Runbook,
+    sessions: SessionFactory,
+    state_dir: Path,
+    run_id: str,
+    written: list[dict[str, Any]],
+) -> None:
+    """The rollback's intent and outcome to [notify], best effort, at most a few seconds
+    (the records are durable already); a failed send is audited like the app's."""
+    from runbook.notify import Notifier
+
+    audit = _audit(state_dir, run_id, model.migration.environment)
+    if audit is None:
+        return
+    notifier = Notifier(model, sessions, audit)
+    try:
+        for record in written:
+            notifier.push(record)
+    finally:
+        notifier.close()
+        audit.close()
 
 
 def _rollback_question(snapshot: Snapshot) -> str:
