@@ -258,14 +258,16 @@ def _flip(ctx: ActionContext, action: FlipAction) -> ActionOutcome:
         deadline_s=action.insync_deadline_s,
         sleep=ctx.sleep,
     )
+    # A rollback that began meanwhile wins first: its UPSERT may have landed between our
+    # INSYNC and our read-back, which then differs from what we sent for that reason.
+    superseded = _rollback_since(ctx)
+    if superseded is not None:
+        return _give_way(ctx, client, snapshot, superseded)
     if not result.matches:
         raise ActionError(
             f"flip {result.change_id} is {result.status} but the records did not read back "
             "as sent; consider rollback"
         )
-    superseded = _rollback_since(ctx)
-    if superseded is not None:
-        return _give_way(ctx, client, snapshot, superseded)
     return _flipped(
         rt,
         snapshot,

@@ -8,13 +8,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runbook.audit.log import AuditLog
 from runbook.audit.verify import read_records, records_after, verify
+from runbook.dns import flip as flip_module
 from runbook.dns.records import same_sets, strip_set
 from runbook.dns.snapshot import Snapshot
+from runbook.engine import Engine
+from runbook.runtime import Runtime
 from tests.support import dnsworld as w
 from tests.support.dnsworld import dns_session
 from tests.support.slowproxy import slow_proxy
@@ -105,3 +109,35 @@ def test_two_rollbacks_at_once_both_converge_and_both_are_audited(
     events = [r["event"] for r in read_records(path.parent / ".runbook" / "audit.jsonl")]
     assert events.count("rollback.intent") == 2 and events.count("rollback.outcome") == 2
     assert verify(path.parent / ".runbook" / "audit.jsonl").ok
+
+
+def test_a_rollback_landing_between_insync_and_read_back_wins(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window the race test above hits only sometimes, made certain: another shell's
+    # rollback lands after the flip is INSYNC and before the flip reads its records back.
+    path, zone = w.walked_run(tmp_path, ("verify-accounts", "lower-ttl"))
+    real_wait = flip_module.wait_insync
+
+    def wait_then_another_shell_rolls_back(*args: Any, **kwargs: Any) -> str:
+        status = real_wait(*args, **kwargs)
+        if not rolled:
+            other = Runtime.open(path)
+            rolled.append(other.rollback().confirmed)
+            other.close()
+        return status
+
+    rolled: list[bool] = []
+    monkeypatch.setattr(flip_module, "wait_insync", wait_then_another_shell_rolls_back)
+    runtime = Runtime.open(path)
+    engine = Engine(runtime)
+    assert engine.run_gate("flip-dns").passed
+    outcome = engine.do("flip-dns", confirmed=True)
+    runtime.close()
+    assert rolled == [True]
+    assert not outcome.ok and "not flipped: a rollback began" in outcome.summary
+    state_dir = path.parent / ".runbook"
+    snapshot = Snapshot.load(state_dir / "dns-snapshot.json")
+    live = [strip_set(rs) for rs in w.records(dns_session(False), zone)]
+    assert same_sets(live, snapshot.record_sets)
+    assert "dns.flip_superseded" in {r["event"] for r in read_records(state_dir / "audit.jsonl")}
