@@ -30,6 +30,9 @@ class DemoHooks:
     fixes: dict[str, Callable[[], str]] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)
     banner: str = ""
+    # The emulator lives and dies with this app (not `--serve`): quitting ends the world,
+    # and the run cannot be resumed, so `q` asks even with nothing running.
+    world_ends_on_quit: bool = False
 
 
 Premise = Callable[[], str | None]

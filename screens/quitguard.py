@@ -24,6 +24,10 @@ from screens.contract import runbook_app
 if TYPE_CHECKING:
     from textual.app import App
 
+DEMO_QUIT = (
+    "Quit the rehearsal? The emulator stops with the app: its world is gone, and this run "
+    "cannot be resumed (`runbook demo --serve` keeps a world between sessions)."
+)
 GUARDED_GROUPS = ("action", "rollback")  # workers whose end the app waits for before closing
 PAUSABLE = ("wait", "watch")  # action kinds that stop at once when the app quits
 
@@ -49,7 +53,18 @@ class QuitGuard:
 
         app = self._app
         if not self.running_work():
-            app.exit()
+            demo = runbook_app(self).demo
+            if demo is None or not demo.world_ends_on_quit:
+                app.exit()
+                return
+            if isinstance(app.screen, ConfirmScreen) and app.screen.purpose == "quit":
+                return  # already asking
+
+            def leave(yes: bool | None) -> None:
+                if yes:
+                    app.exit()
+
+            app.push_screen(ConfirmScreen(DEMO_QUIT, yes_label="Quit", purpose="quit"), leave)
             return
         if self.quit_pending:
             app.notify("Quitting as soon as the running work has stopped…", timeout=5)

@@ -35,7 +35,7 @@ class SearchBar(Horizontal):
     DEFAULT_CSS = """
     SearchBar { height: 1; display: none; }
     SearchBar.-open { display: block; }
-    SearchBar Input { width: 1fr; height: 1; border: none; padding: 0 1; }
+    SearchBar Input, SearchBar Input:focus { width: 1fr; height: 1; border: none; padding: 0 1; }
     SearchBar #search-count { width: auto; height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

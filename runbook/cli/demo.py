@@ -53,7 +53,12 @@ def _demo(directory: Path) -> int:
     try:
         with Demo(directory) as demo:
             _say_archived(demo.world.archived_state)
-            hooks = app_module().DemoHooks(fixes=demo.fixes(), hints=demo.hints, banner=demo.banner)
+            hooks = app_module().DemoHooks(
+                fixes=demo.fixes(),
+                hints=demo.hints,
+                banner=demo.banner,
+                world_ends_on_quit=True,
+            )
             _run_app(demo.runbook_path, hooks)
     except DemoDirectoryError as exc:
         raise UsageError(str(exc)) from None

@@ -17,6 +17,7 @@ from runbook.audit.verify import read_records
 from runbook.state import StepStatus
 from screens.app import RunbookApp, build_app
 from screens.confirm import ConfirmScreen
+from screens.contract import DemoHooks
 from screens.messages import ActionProgressed
 from screens.step import StepScreen
 from tests.support.pilot import Messages, settle
@@ -115,4 +116,22 @@ async def test_quit_with_nothing_running_does_not_ask(aws: None, tmp_path: Path)
         await settle(pilot)
         await pilot.press("q")
         await asyncio.sleep(0)
+        await until(pilot, lambda: not app.is_running, "the app closed")
+
+
+async def test_quitting_a_demo_whose_world_ends_with_it_asks(aws: None, tmp_path: Path) -> None:
+    # `runbook demo` (not --serve): the emulator stops with the app and the run is gone.
+    app = build_app(wait_world(tmp_path), demo=DemoHooks(world_ends_on_quit=True))
+    async with app.run_test(size=SIZES[1]) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.purpose == "quit"
+        assert "cannot be resumed" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("q")
+        await settle(pilot)
+        await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "the app closed")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from runbook.engine import Engine
 from runbook.runtime import Runtime
@@ -55,6 +55,10 @@ async def test_slash_filters_the_overview_and_enter_opens_the_match(
         assert row_keys(app, "#steps") == ["verify-accounts", "lower-ttl", "flip-dns"]
         await search(pilot, "flip")
         assert row_keys(app, "#steps") == ["flip-dns"]
+        # What is typed stays visible while the box has focus (no focus border eats the row).
+        box = app.screen.query_one(SearchBar).query_one(Input)
+        assert box.has_focus and box.content_region.height == 1
+        assert "flip" in "".join(s.text for s in box.render_line(0))
         await pilot.press("enter")  # keeps the filter, the list takes the keys back
         await pilot.pause()
         assert row_keys(app, "#steps") == ["flip-dns"]
