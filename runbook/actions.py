@@ -59,7 +59,8 @@ def perform(ctx: ActionContext) -> ActionOutcome:
             raise ActionError("not confirmed: the operator must confirm this manual step")
         return ActionOutcome(True, f"operator confirmed: {action.confirm}")
     if isinstance(action, NoAction):
-        return ActionOutcome(True, "gate passed; nothing to do")
+        waived = ctx.runtime.state.step(ctx.step.id).waiver is not None
+        return ActionOutcome(True, f"gate {'waived' if waived else 'passed'}; nothing to do")
     if isinstance(action, WaitAction):
         return _wait(ctx, action)
     if isinstance(action, LowerTtlAction):

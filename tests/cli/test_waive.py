@@ -137,3 +137,18 @@ def test_malformed_waive_check_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert "CHECK=REASON" in err or "needs at least 3 typed characters" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runbook.toml"]
+
+
+def test_a_step_with_nothing_to_do_says_its_gate_was_waived_not_passed(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    drain = {"id": "drain", "title": "Wait", "phase": "cutover", "action": {"kind": "none"}}
+    path = write_runbook(tmp_path, with_steps(book, [{**drain, "checks": FLIP_CHECKS}]))
+    code = main(["do", "drain", "-f", str(path), "--yes", "--waive", "rehearsal: TTL later"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "gate waived; nothing to do" in out and "gate passed" not in out
