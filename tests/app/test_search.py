@@ -143,6 +143,11 @@ async def test_help_names_keys_as_the_footer_does_and_cuts_nothing(
         assert table.max_scroll_x == 0  # nothing to scroll sideways to
         widths = [column.get_render_width(table) for column in table.ordered_columns]
         assert sum(widths) <= table.scrollable_content_region.width
+        # The end of the list can be scrolled to: the last row's last word is on screen.
+        await pilot.press("ctrl+end")  # the table's "bottom" key
+        await settle(pilot)
+        last_word = listed[-1][3].split()[-1].strip(".,)")
+        assert last_word in app.export_screenshot(), listed[-1]
 
         await search(pilot, "roll")
         found = rows(app, "#keys")
