@@ -48,7 +48,7 @@ class Notices:
         self._gate_passed[step_id] = message.gate.passed
         if before is False and message.gate.passed and engine.live_checks(step_id):
             title = engine.rt.model.step(step_id).title
-            self._announce(f"{title}: its checks pass now; the action is enabled.", "Drained")
+            self._announce(f"{title}: its checks pass now; the action is enabled.", "Ready")
 
     def on_action_finished(self, message: ActionFinished) -> None:
         engine = runbook_app(self).engine
