@@ -256,8 +256,9 @@ def demo_notes(world: DemoWorld) -> dict[str, str]:
             "*Demo:* the URLs are a small web server on 127.0.0.1 that the demo runs."
         ),
         "re-enable-source-writes": (
-            "*Demo:* skipped until you roll back (`ctrl+r` once DNS is flipped); then it is\n"
-            "the next step, and the flip and every later step are offered again."
+            "*Demo:* needed only after a rollback (`ctrl+r` once DNS is flipped): until one,\n"
+            "it is skipped; after one, it comes next and the flip and every later step are\n"
+            "offered again."
         ),
         "source-read-only": (
             "*Demo:* confirming this step tells the emulated DMS task that writes stopped:\n"
