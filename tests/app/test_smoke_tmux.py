@@ -88,7 +88,9 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         term.wait_for(rf"1 of {steps} steps done")
         term.keys("C-r")  # rollback with nothing flipped yet: says so, sends nothing
         term.wait_for(r"Nothing to roll back")
-        term.keys("q")
+        term.keys("q")  # the demo's world ends with the app: it asks first
+        term.wait_for(r"cannot be resumed")
+        term.keys("y")
         term.wait_for(r"EXITED 0", timeout=30)
         assert re.search(r"audit head: seq \d+ hash [0-9a-f]{64}", term.screen())
         assert "Emulator stopped." in term.screen()
@@ -157,7 +159,9 @@ def test_demo_in_tmux_at_80x24(tmp_path: Path) -> None:
         term.wait_for(r"Checks")
         escape()
         term.wait_for(rf"of {steps} steps done")
-        term.keys("q")
+        term.keys("q")  # the demo's world ends with the app: it asks first
+        term.wait_for(r"cannot be resumed")
+        term.keys("y")
         term.wait_for(r"EXITED 0", timeout=30)
     finally:
         term.close()
