@@ -117,6 +117,11 @@ class Engine:
                 return StepStatus.READY  # passed, and its turn has come
             return StepStatus.PENDING
 
+    def refreshing(self, step_id: str) -> bool:
+        """A live re-check of the step is running (its last gate stays in force meanwhile)."""
+        with self._refreshed:
+            return step_id in self._refreshing
+
     def statuses(self) -> dict[str, StepStatus]:
         return {step_id: self.status(step_id) for step_id in self.step_ids}
 

@@ -207,7 +207,8 @@ class RunbookApp(
     # --- workers: every AWS call happens in one of these ----------------------
 
     def run_gate(self, step_id: str, only: list[str] | None = None) -> None:
-        self.live[step_id] = [o for o in self.live.get(step_id, []) if only and o.check not in only]
+        if only is None:  # a whole gate starts afresh; a live re-check keeps the last results
+            self.live[step_id] = []  # on screen until each new one replaces its own
         self._gate(step_id, only)
 
     @work(thread=True, group="gate", exit_on_error=False, description="Run a step's checks")
@@ -332,7 +333,8 @@ class RunbookApp(
         self.broadcast(message.step_id)
 
     def on_check_finished(self, message: CheckFinished) -> None:
-        self.live.setdefault(message.step_id, []).append(message.outcome)
+        kept = [o for o in self.live.get(message.step_id, []) if o.check != message.outcome.check]
+        self.live[message.step_id] = [*kept, message.outcome]
         self.broadcast(message.step_id)
 
     def on_gate_finished(self, message: GateFinished) -> None:

@@ -8,6 +8,7 @@ operator to confirm what they did.
 from __future__ import annotations
 
 import json
+import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -40,6 +41,8 @@ from screens.widgets import (
     clip,
     refresh_chrome,
 )
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # one frame per tick of the app's clock
 
 
 def series_of(outcomes: list[CheckOutcome]) -> list[float]:
@@ -222,11 +225,17 @@ class StepScreen(Ticks, RunbookScreen):
         table = next(found, None)
         if table is None:  # the clock ticked while the screen is still being put together
             return
+        # A gate being re-run (a live refresh keeps the last results shown) spins here.
+        checking = self.rb.step_status(self.step_id) == StepStatus.CHECKING or (
+            self.rb.engine is not None and self.rb.engine.refreshing(self.step_id)
+        )
+        spin = f"{SPINNER[int(time.monotonic()) % len(SPINNER)]} checking"
         for index, ref in enumerate(self.step.checks):
             seconds = clock.check_age(self.step_id, ref.id) if clock is not None else None
             key = f"{index}:{ref.id}"
             if key in table.rows:
-                table.update_cell(key, "checked", "" if seconds is None else age(seconds))
+                text = spin if checking else "" if seconds is None else age(seconds)
+                table.update_cell(key, "checked", text)
 
     def selected_check(self) -> str | None:
         table = self.query_one("#checks", DataTable)

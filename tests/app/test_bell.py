@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from textual.widgets import DataTable
 
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams, Status
 from runbook.registry import CheckEntry, CheckRegistry
 from runbook.runtime import Runtime
 from screens.app import RunbookApp, build_app
 from screens.messages import ActionFinished, GateFinished
-from screens.step import StepScreen
+from screens.step import SPINNER, StepScreen
 from tests.support.pilot import Messages, settle
 from tests.support.runbooks import base_runbook, with_steps, write_runbook
 from tests.support.waitworld import until, wait_world
@@ -27,9 +29,14 @@ class Drain(Check[NoParams]):
         id="test.drain", title="drained", account="none", remediation="wait", live=True
     )
     status: ClassVar[Status] = Status.FAIL
+    hold: ClassVar[threading.Event] = threading.Event()  # cleared: a round hangs until set
 
     def run(self, ctx: CheckContext, params: NoParams) -> CheckResult:
+        Drain.hold.wait(30)
         return CheckResult(status=Drain.status, summary=f"lag {Drain.status.value}")
+
+
+Drain.hold.set()  # rounds run at once unless a test holds them
 
 
 class Spy:
@@ -120,3 +127,33 @@ async def test_a_drain_whose_live_gate_turns_to_pass_rings_the_bell(
         screen.refresh_live()  # still passing: nothing new to announce
         await settle(pilot)
         assert spy.bells == 1
+
+
+async def test_a_live_refresh_in_progress_spins_beside_the_last_results(
+    aws: None, tmp_path: Path, messages: Messages
+) -> None:
+    Drain.status = Status.FAIL
+    Drain.hold.set()
+    app = drain_app(tmp_path)
+    async with app.run_test(size=SIZES[1], message_hook=messages) as pilot:
+        await settle(pilot)
+        app.open_step("drain")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, StepScreen)
+        table = screen.query_one("#checks", DataTable)
+        assert str(table.get_cell("0:test.drain", "checked")).endswith("s ago")
+        Drain.hold.clear()
+        try:
+            screen.refresh_live()  # a round that hangs: the last result stays, and spins
+            await until(
+                pilot,
+                lambda: str(table.get_cell("0:test.drain", "checked"))[:1] in SPINNER,
+                "the spinner (the app's clock ticks each second)",
+            )
+            assert str(table.get_cell("0:test.drain", "checked")).endswith("checking")
+            assert "fail" in str(table.get_cell("0:test.drain", "status"))
+        finally:
+            Drain.hold.set()
+        await until(pilot, lambda: str(table.get_cell("0:test.drain", "checked")).endswith("ago"),
+                    "the round ended")  # fmt: skip
