@@ -24,9 +24,11 @@ from screens.contract import runbook_app
 from screens.dnsline import RunTop
 from screens.footer import RunFooter
 from screens.messages import EngineChanged
-from screens.widgets import ROLLBACK_BINDING, refresh_chrome
+from screens.widgets import ROLLBACK_BINDING, clip, refresh_chrome
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold red"}
+
+NARROW_BELOW = 120  # columns: below this the table's long cells are clipped
 
 
 def describe(request: Request) -> Text:
@@ -120,14 +122,23 @@ class HandoffScreen(Screen[None]):
         )
         table = self.query_one("#handoff-list", DataTable)
         table.clear()
+        # Narrow terminals: the long columns give way so "latest" stays on screen (the
+        # whole request is in the detail panel below).
+        narrow = self.size.width < NARROW_BELOW
+        # Left for the three long cells (each column pads by 2; "#", "when" and "latest"
+        # keep their width; 2 for the scrollbar): change 40 %, resource and check 30 %.
+        fixed = 4 + max(len(p) for p in PHASES.values()) + 2 + len("not run") + 2 + 2 + 6
+        left = max(self.size.width - fixed, 24)
+        room = left * 4 // 10, left * 3 // 10
         for number, request in enumerate(handoff.requests, start=1):
             status = request.status.status if request.status else "not run"
+            verify = f"{request.verify.check} @ {request.verify.step or '-'}"
             table.add_row(
                 str(number),
                 PHASES[request.phase],
-                printable(request.title),
-                printable(request.arn),
-                f"{request.verify.check} @ {request.verify.step or '-'}",
+                clip(printable(request.title), room[0]) if narrow else printable(request.title),
+                clip(printable(request.arn), room[1]) if narrow else printable(request.arn),
+                clip(verify, room[1]) if narrow else verify,
                 Text(status, style=STATUS_STYLE.get(status, "dim")),
                 key=request.key,
             )

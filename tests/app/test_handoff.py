@@ -69,3 +69,17 @@ async def test_o_opens_the_handoff_with_the_latest_evidence(aws: None, tmp_path:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HandoffScreen)
+
+
+async def test_at_80_columns_the_latest_result_stays_on_screen(aws: None, tmp_path: Path) -> None:
+    app = build_app(bundled_without_profile(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HandoffScreen) and screen.handoff is not None
+        table = screen.query_one("#handoff-list", DataTable)
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert sum(widths) <= table.scrollable_content_region.width  # "latest" included
+        assert str(table.get_row_at(0)[5]) == "not run"
