@@ -15,29 +15,13 @@ from runbook.backend.chain import verify_shared
 from tests.support import dnsworld as w
 from tests.support import s3backend as s3
 from tests.support.dnsworld import dns_session
+from tests.support.runbooks import base_runbook
 
 pytestmark = pytest.mark.slow
+# The base runbook's steps, the flip needing one approval by another principal.
 FLIP_NEEDS_ONE: list[dict[str, Any]] = [
-    {
-        "id": "verify-accounts",
-        "title": "Verify accounts",
-        "phase": "prepare",
-        "checks": [{"id": "identity.accounts"}],
-        "action": {"kind": "none"},
-    },
-    {
-        "id": "lower-ttl",
-        "title": "Lower the TTL",
-        "phase": "cutover",
-        "action": {"kind": "dns.lower_ttl"},
-    },
-    {
-        "id": "flip-dns",
-        "title": "Flip DNS",
-        "phase": "cutover",
-        "action": {"kind": "dns.flip"},
-        "approvals": 1,
-    },
+    {**step, "approvals": 1} if step["id"] == "flip-dns" else step
+    for step in base_runbook()["steps"]
 ]
 
 
