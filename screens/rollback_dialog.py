@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from runbook.audit.record import EventName
 from runbook.dns.aftermath import Aftermath, assess, count_changed_users
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class RollbackDialog:
     if TYPE_CHECKING:  # the app's own, which this is mixed into
 
         def start_rollback(self) -> None: ...
+
+        def stop_if_audit_failed(self, exc: BaseException) -> bool: ...
 
     def _as_app(self) -> App[Any]:
         return cast("App[Any]", self)
@@ -62,6 +65,8 @@ class RollbackDialog:
         def answered(yes: bool | None) -> None:
             if yes:
                 self.start_rollback()
+            elif yes is False:  # None: closed because its premise changed, not declined
+                self._record_declined(runtime, path)
 
         rolled_back_at = state.dns.rolled_back_at
         engine = self.engine
@@ -82,6 +87,29 @@ class RollbackDialog:
             preview=self._count_users,
         )
         app.push_screen(dialog, answered)
+
+    def _record_declined(self, runtime: Runtime, path: Path) -> None:
+        """The report counts a rollback the operator was asked and refused (nothing sent);
+        fsynced in a worker, off the event loop."""
+
+        def record() -> None:
+            try:
+                runtime.audit.record(
+                    EventName.ROLLBACK_NOT_CONFIRMED, snapshot=str(path), asked_in="app"
+                )
+            except Exception as exc:
+                if not self.stop_if_audit_failed(exc):
+                    app.call_from_thread(app.notify, f"declined rollback not recorded: {exc}")
+
+        app = self._as_app()
+
+        app.run_worker(
+            record,
+            thread=True,
+            group="audit",
+            exit_on_error=False,
+            description="Record a declined rollback",
+        )
 
     def _count_users(self) -> str:
         """In the dialog's worker thread: the target pool's users since the flip."""
