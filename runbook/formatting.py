@@ -11,7 +11,7 @@ _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def duration(seconds: float | None) -> str:
-    """`850ms`, `12.5s`, `3m 07s`, `2h 05m`; `-` for unknown."""
+    """`850ms`, `12.5s`, `3m 07s`, `2h 05m`, `3d 4h`; `-` for unknown."""
     if seconds is None:
         return "-"
     sign = "-" if seconds < 0 else ""
@@ -22,9 +22,16 @@ def duration(seconds: float | None) -> str:
         text = f"{s:.1f}s"
     elif s < 3600:
         text = f"{int(s // 60)}m {int(s % 60):02d}s"
-    else:
+    elif s < 86400:
         text = f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+    else:  # a run left open over a weekend: days read better than `76h`
+        text = f"{int(s // 86400)}d {int(s % 86400 // 3600)}h"
     return sign + text
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 reference`, `2 references`; `many` for a noun without a plain -s (`entries`)."""
+    return f"{count} {noun if abs(count) == 1 else (many or noun + 's')}"
 
 
 def parse_time(value: str) -> datetime | None:

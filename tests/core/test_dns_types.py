@@ -131,7 +131,7 @@ def test_a_ttl_already_low_records_when_it_was_found(aws: None, tmp_path: Path) 
     early = run_check(ctx, "dns.ttl")
     # Not "never ran": it waits the lead time from when it was found low.
     assert early.status == "fail"
-    assert early.summary.startswith("TTL found low only 1h 00m ago; needs 24h 00m")
+    assert early.summary.startswith("TTL found low only 1h 00m ago; needs 1d 0h")
     assert "waive this gate" in result_text(early)
 
     ctx.now = lambda: found + timedelta(hours=24, minutes=1)

@@ -104,7 +104,7 @@ def test_passes_when_lowered_long_enough_ago(target_zone: Any, tmp_path: Path) -
     ctx = context(base_runbook(target_zone(30)), tmp_path, lowered_state(timedelta(hours=25)))
     result = run(ctx)
     assert result.status == Status.PASS, result
-    assert result.summary == "TTL 30s, lowered from 300s 25h 00m ago"
+    assert result.summary == "TTL 30s, lowered from 300s 1d 1h ago"
     assert result.evidence["ttl"] == 30
     assert result.evidence["lowered_at_source"] == "run state"
     assert result.evidence["ready_at"] == (NOW - timedelta(hours=1)).isoformat()
@@ -139,7 +139,7 @@ def test_fails_when_lowered_only_an_hour_ago(target_zone: Any, tmp_path: Path) -
     ctx = context(base_runbook(target_zone(30)), tmp_path, lowered_state(timedelta(hours=1)))
     result = run(ctx)
     assert result.status == Status.FAIL, result
-    assert result.summary == "TTL lowered only 1h 00m ago; needs 24h 00m (ttl_lead_hours=24)"
+    assert result.summary == "TTL lowered only 1h 00m ago; needs 1d 0h (ttl_lead_hours=24)"
     assert f"ready at {(NOW + timedelta(hours=23)).isoformat()}" in result.details
 
 
@@ -150,7 +150,7 @@ def test_a_previous_ttl_longer_than_the_lead_time_is_waited_out(
     state = lowered_state(timedelta(hours=25), previous=two_days)
     result = run(context(base_runbook(target_zone(30)), tmp_path, state))
     assert result.status == Status.FAIL, result
-    assert "needs 48h 00m (the previous TTL of 172800s)" in result.summary
+    assert "needs 2d 0h (the previous TTL of 172800s)" in result.summary
 
 
 def test_fails_without_any_record_of_the_lowering(target_zone: Any, tmp_path: Path) -> None:
