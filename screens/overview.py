@@ -95,13 +95,15 @@ class OverviewScreen(Searchable, RunbookScreen):
             status = app.step_status(step.id).value
             phase = step.phase if step.phase != previous_phase else ""
             previous_phase = step.phase
+            manual = step.action.kind == "manual"
             note, status_cell = self.waiver_note(saved, status)
             title = clip(step.title + ("  (any order)" if step.independent else ""), room)
             for column, value in (
                 ("phase", Text(phase, style="bold")),
                 ("step", title),
                 ("status", status_cell),
-                ("took", took(saved.started_at, saved.finished_at)),
+                # A manual step's time is the operator's click, not work the tool did.
+                ("took", "" if manual else took(saved.started_at, saved.finished_at)),
                 ("note", note),
             ):
                 table.update_cell(step.id, column, value, update_width=True)
