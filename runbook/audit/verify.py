@@ -2,9 +2,11 @@
 
 Every record the writer stores is one line of `canonical` JSON, so the bytes a
 record's hash covers are its own line without the `"hash"` member. Verify
-checks that first, parsing with `orjson` when it is installed (`_fast_link`):
-no re-serialising, several times faster. A line that does not pass that way
-(tampered, hand-edited, or written in another spelling) is decided by the
+checks that first, on the bytes alone (`_as_stored`): the line's tail names its
+`prev_hash` and `seq` in the writer's fixed key order, and SHA-256 of the line
+without its hash member must give the stored hash. That needs no parse and no
+re-serialising, which is what made verify slow. A line that does not pass that
+way (tampered, hand-edited, or written in another spelling) is decided by the
 standard library's parse and `record_hash` exactly as before, which also names
 the problem. The canonical form and the chain are unchanged, and old logs
 verify as they did. One difference, by design: a line whose stored hash covers
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,10 @@ from typing import Any
 from runbook.audit.record import GENESIS, RECORD_KEYS, record_hash
 from runbook.durable import TAIL_CHUNK
 
-try:
-    import orjson
-except ImportError:  # the standard library decides alone, as it always could
-    orjson = None  # type: ignore[assignment]
-
-_KEYS = frozenset(RECORD_KEYS)
+_HASH_MEMBER = b',"hash":"'
+_HASH_END = len(_HASH_MEMBER) + 64  # where a stored SHA-256's closing quote is
+_PREV_MEMBER = b',"prev_hash":"'
+_SEQ_MEMBER = b',"seq":'
 
 
 @dataclass(frozen=True)
@@ -65,64 +65,65 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
 
 def verify(path: Path) -> VerifyReport:
     """Walk the chain; name the first bad record and why."""
-    expected_seq = 1
+    lines = path.read_bytes().split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline; else a line cut short
     prev = GENESIS
-    count = 0
-    for number, raw, complete in iter_lines(path):
-        if not complete:
-            return VerifyReport(
-                ok=False,
-                count=count,
-                head_hash=prev if count else None,
-                bad_seq=expected_seq,
-                bad_line=number,
-                reason=(
-                    f"the last line is incomplete ({len(raw)} bytes, no newline): a crash "
-                    f"during a write, not tampering; the {count} records before it verify"
-                ),
-                torn_tail=True,
-            )
-        head = _fast_link(raw, expected_seq, prev)
-        if head is None:
-            problem, head = _link(raw, expected_seq, prev)
-            if problem is not None:
-                reason, seq = problem
-                return VerifyReport(False, count, prev, seq, number, reason)
-        prev = head
-        expected_seq += 1
+    count = 0  # records verified; the next is line and seq count + 1
+    while count < len(lines):
+        count, prev = _as_stored(lines, count, prev)
+        if count == len(lines):
+            break
+        problem, prev_or_head = _link(lines[count], count + 1, prev)
+        if problem is not None:
+            reason, seq = problem
+            return VerifyReport(False, count, prev, seq, count + 1, reason)
+        prev = prev_or_head
         count += 1
+    if torn:
+        return VerifyReport(
+            ok=False,
+            count=count,
+            head_hash=prev if count else None,
+            bad_seq=count + 1,
+            bad_line=count + 1,
+            reason=(
+                f"the last line is incomplete ({len(torn)} bytes, no newline): a crash "
+                f"during a write, not tampering; the {count} records before it verify"
+            ),
+            torn_tail=True,
+        )
     return VerifyReport(ok=True, count=count, head_hash=prev if count else GENESIS)
 
 
-def _fast_link(raw: bytes, seq: int, prev: str) -> str | None:
-    """The record's hash if the line is the next good link, hashed as stored; else None.
+def _as_stored(lines: Sequence[bytes], start: int, prev: str) -> tuple[int, str]:
+    """Walk good links from `lines[start]` by their bytes: (where it stopped, the head).
 
-    None is never a verdict: the standard library's `_link` then decides, and names
-    the problem, exactly as verify always did. The top-level `"hash"` member is never
-    a line's first (keys are sorted), so it is always preceded by a comma.
+    A line passes when its `prev_hash` and `seq` link it and the SHA-256 of the line
+    without its hash member is the stored hash. The writer sorts keys, so the last
+    `prev_hash` and `seq` members are the record's own (only strings follow them,
+    which hold no unescaped quote) and its hash member is the last before
+    `prev_hash` (a `"hash"` key in the details comes earlier). Stopping is never a
+    verdict: `_link` then decides that line, and names the problem, as it always did.
     """
-    if orjson is None:
-        return None
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if (
-        type(record) is not dict
-        or record.keys() != _KEYS
-        or record["seq"] != seq
-        or type(record["seq"]) is not int
-        or record["prev_hash"] != prev
-        or type(record["hash"]) is not str
-    ):
-        return None
-    stored: str = record["hash"]
-    member = b',"hash":"' + stored.encode() + b'"'
-    at = raw.find(member)
-    if at < 0:
-        return None
-    body = raw[:at] + raw[at + len(member) :]
-    return stored if hashlib.sha256(body).hexdigest() == stored else None
+    sha256 = hashlib.sha256
+    head = prev.encode()
+    for index in range(start, len(lines)):
+        raw = lines[index]
+        at = raw.rfind(_PREV_MEMBER)
+        linked = at > 0 and raw[at + len(_PREV_MEMBER) : at + len(_PREV_MEMBER) + 65] == head + b'"'
+        seq_at = raw.rfind(_SEQ_MEMBER, at) if linked else -1
+        if seq_at < 0 or not raw.startswith(b'%s%d,"' % (_SEQ_MEMBER, index + 1), seq_at):
+            return index, head.decode()
+        member = raw.rfind(_HASH_MEMBER, 0, at)
+        if member < 0 or raw[member + _HASH_END : member + _HASH_END + 1] != b'"':
+            return index, head.decode()
+        stored = raw[member + len(_HASH_MEMBER) : member + _HASH_END]
+        digest = sha256(raw[:member])
+        digest.update(raw[member + _HASH_END + 1 :])
+        if digest.hexdigest().encode() != stored:
+            return index, head.decode()
+        head = stored
+    return len(lines), head.decode()
 
 
 Problem = tuple[str, int | None]  # why, and the seq it names
