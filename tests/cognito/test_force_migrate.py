@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from runbook.audit.verify import read_records
 from runbook.aws.session import SessionFactory
-from runbook.cognito.force_migrate import ForceMigrationError
+from runbook.cognito.force_migrate import PAGE_SIZE, ForceMigrationError
 from runbook.cognito.journal import CHECKPOINT_FILE, MAP_FILE
 from runbook.cognito.report import ForceMigrationReport
 from runbook.engine import Engine
@@ -38,16 +39,36 @@ from tests.support.cognito_pools import (
 )
 from tests.support.runbooks import base_runbook, write_runbook
 
-# --- a few thousand users --------------------------------------------------------------
+# --- many pages of users -----------------------------------------------------------------
+
+# moto finds a user of an email-as-username pool by scanning every user, so each
+# request costs O(users) and a run O(users^2): 2,000 users take three minutes.
+# The suite migrates 250 (four full ListUsers pages of 60 and a short fifth, with
+# already-migrated users on every page, and every attribute case at least twice);
+# RUNBOOK_SCALE_TESTS=1 runs the same test at the few thousand issue 13 judges.
+SCALE = os.environ.get("RUNBOOK_SCALE_TESTS") == "1"
 
 
-@pytest.mark.long
-def test_thousands_of_users_into_a_target_that_already_holds_some(
-    aws: None, admin: Any, clients: tuple[Any, Any], tmp_path: Path
+@pytest.mark.parametrize(
+    "count",
+    [
+        250,
+        pytest.param(
+            2000,
+            marks=[
+                pytest.mark.long,
+                pytest.mark.skipif(not SCALE, reason="a few thousand: RUNBOOK_SCALE_TESTS=1"),
+            ],
+        ),
+    ],
+)
+def test_pages_of_users_into_a_target_that_already_holds_some(
+    aws: None, admin: Any, clients: tuple[Any, Any], tmp_path: Path, count: int
 ) -> None:
     # Both pools take an email as the username (the demo's, and the console's default):
     # each user is created under its email and the target names it with a new UUID.
-    count, pre = 2000, range(0, 2000, 10)
+    pre = range(0, count, 10)
+    assert count // PAGE_SIZE >= 4  # several pages, the last one short
     pools = make_pools(admin, email_username=True)
     seed(pools, count)
     pre_migrate(pools, pre)
@@ -62,6 +83,7 @@ def test_thousands_of_users_into_a_target_that_already_holds_some(
         workers=1,  # in-process moto iterates an email pool's users unlocked
     )
     assert report.finished and report.counts.failed == 0, report.failures
+    assert json.loads((tmp_path / CHECKPOINT_FILE).read_text())["page"] == -(-count // PAGE_SIZE)
     assert report.counts.created == count - len(pre)
     assert report.counts.existing == len(pre)
     created = [i for i in range(count) if i not in pre]
