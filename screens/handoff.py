@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from runbook.formatting import printable
+from runbook.formatting import plural, printable
 from runbook.handoff.build import build_handoff
 from runbook.handoff.model import PHASES, Handoff, Request
 from screens.contract import runbook_app
@@ -116,7 +116,7 @@ class HandoffScreen(Screen[None]):
             return
         waiting = sum(1 for r in handoff.requests if r.status is None or r.status.status != "pass")
         summary.update(
-            f"{len(handoff.requests)} changes for the owner of source account "
+            f"{plural(len(handoff.requests), 'change')} for the owner of source account "
             f"{handoff.source_account}; {waiting} not yet shown by a passing check. "
             "`runbook handoff --out FILE` writes this list as Markdown."
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runbook.aws.identity import compare
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
+from runbook.formatting import plural
 
 
 class AccountsCheck(Check[NoParams]):
@@ -39,4 +40,5 @@ class AccountsCheck(Check[NoParams]):
         bad = [f.account for f in findings if not f.ok]
         if bad:
             return CheckResult.failed(f"wrong account for: {', '.join(bad)}", details, **evidence)
-        return CheckResult.passed(f"{len(findings)} accounts confirmed", details, **evidence)
+        confirmed = plural(len(findings), "account")
+        return CheckResult.passed(f"{confirmed} confirmed", details, **evidence)

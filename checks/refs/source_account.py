@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from checks.refs import policies, scanners
 from checks.refs.finder import Finder
 from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult
+from runbook.formatting import plural
 
 Surface = Literal[
     "lambda",
@@ -174,8 +175,8 @@ class SourceAccountRefsCheck(Check[SourceRefsParams]):
         if blocking:
             resources = sorted({f"{r.service} {r.resource}" for r in blocking})
             return CheckResult.failed(
-                f"{len(blocking)} references to source account {source_id} in "
-                f"{len(resources)} resources: {', '.join(resources[:5])}"
+                f"{plural(len(blocking), 'reference')} to source account {source_id} in "
+                f"{plural(len(resources), 'resource')}: {', '.join(resources[:5])}"
                 + (" ..." if len(resources) > 5 else "")
                 + tail,
                 details,

@@ -27,6 +27,7 @@ from typing import Any
 
 from runbook.audit.record import GENESIS, RECORD_KEYS, record_hash
 from runbook.durable import TAIL_CHUNK
+from runbook.formatting import plural
 
 _HASH_MEMBER = b',"hash":"'
 _HASH_END = len(_HASH_MEMBER) + 64  # where a stored SHA-256's closing quote is
@@ -46,7 +47,7 @@ class VerifyReport:
 
     def describe(self) -> str:
         if self.ok:
-            return f"intact: {self.count} records, head hash {self.head_hash}"
+            return f"intact: {plural(self.count, 'record')}, head hash {self.head_hash}"
         where = f"seq {self.bad_seq}" if self.bad_seq is not None else f"line {self.bad_line}"
         kind = "torn tail" if self.torn_tail else "broken"
         return f"{kind} at {where} (line {self.bad_line}): {self.reason}"
@@ -88,7 +89,7 @@ def verify(path: Path) -> VerifyReport:
             bad_line=count + 1,
             reason=(
                 f"the last line is incomplete ({len(torn)} bytes, no newline): a crash "
-                f"during a write, not tampering; the {count} records before it verify"
+                f"during a write, not tampering; before it, {plural(count, 'record')} verified"
             ),
             torn_tail=True,
         )

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from runbook.cli.output import EXIT_OK
+from runbook.formatting import plural
 from runbook.model import Runbook
 from runbook.registry import CheckLoadError, CheckRegistry
 
@@ -17,7 +18,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     loaded = load(args.file)
     checks = sum(len(s.checks) for s in loaded.model.steps)
-    print(f"{args.file}: valid ({len(loaded.model.steps)} steps, {checks} checks)")
+    steps = plural(len(loaded.model.steps), "step")
+    print(f"{args.file}: valid ({steps}, {plural(checks, 'check')})")
     return EXIT_OK
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from runbook.formatting import plural
+
 SAMPLES = 50  # failures and TOTP users kept in the report; the files hold them all
 
 
@@ -82,19 +84,21 @@ class ForceMigrationReport:
         verb = "would create" if self.dry_run else "created"
         of = f" of ~{estimated}" if estimated else ""
         return (
-            f"{c.seen + c.failed}{of} users: {verb} {c.created}, {c.existing} already in the "
-            f"target, {c.failed} failed, {c.listed + c.no_verified_contact} listed"
+            f"{plural(c.seen + c.failed, 'user')}{of}: {verb} {c.created}, {c.existing} already "
+            f"in the target, {c.failed} failed, {c.listed + c.no_verified_contact} listed"
         )
 
     def summary(self) -> str:
         c = self.counts
         if self.dry_run:
             head = (
-                f"dry run, nothing changed: would create {c.created} users "
-                f"({c.group_memberships} group memberships); {c.existing} already in the target"
+                f"dry run, nothing changed: would create {plural(c.created, 'user')} "
+                f"({plural(c.group_memberships, 'group membership')}); "
+                f"{c.existing} already in the target"
             )
         else:
-            head = f"created {c.created} users; {c.existing} already in the target (skipped)"
+            created = plural(c.created, "user")
+            head = f"created {created}; {c.existing} already in the target (skipped)"
         parts = [head]
         if c.failed:
             parts.append(f"{c.failed} failed (not migrated)")

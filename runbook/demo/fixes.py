@@ -14,6 +14,7 @@ from typing import Any
 
 from runbook.demo.model import SOURCE_ACCOUNT, DemoWorld
 from runbook.demo.seed.cognito import create_user
+from runbook.formatting import plural
 
 
 def _fix_source_refs(world: DemoWorld) -> str:
@@ -139,7 +140,7 @@ def _fix_migration_progress(world: DemoWorld, *, percent: float = 92.0) -> str:
         list(pool.map(move, pending))
     world.users_migrated = len(moved) + len(pending)
     return (
-        f"{len(pending)} users signed in to the target and were migrated (simulated); "
+        f"{plural(len(pending), 'user')} signed in to the target: migrated (simulated); "
         f"{world.users_migrated} of {len(everyone)} now in the target pool"
     )
 

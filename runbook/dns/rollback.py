@@ -28,7 +28,7 @@ from runbook.dns.records import change_batch, read_record_sets, same_sets, strip
 from runbook.dns.rollback_inputs import AccountRef
 from runbook.dns.rollback_state import apply_patch, rollback_patch
 from runbook.dns.snapshot import Snapshot, trusted_snapshot
-from runbook.formatting import error_line
+from runbook.formatting import error_line, plural
 
 if TYPE_CHECKING:  # `runbook rollback` builds no factory and no model (rollback_inputs)
     from runbook.aws.session import SessionFactory
@@ -161,7 +161,7 @@ def rollback(
             return RollbackResult(
                 False,
                 attempts,
-                f"rollback NOT confirmed within {deadline_s:.0f}s ({attempts} attempts)",
+                f"rollback NOT confirmed within {deadline_s:.0f}s ({plural(attempts, 'attempt')})",
                 command,
                 change_id,
                 read_back,

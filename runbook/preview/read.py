@@ -21,7 +21,7 @@ from runbook.cognito.journal import CHECKPOINT_FILE, NO_CONTACT_FILE
 from runbook.dns.flip import flipped_sets, lowered_sets
 from runbook.dns.records import DnsError, contains_sets, normalize_name, read_record_sets
 from runbook.dns.snapshot import Snapshot
-from runbook.formatting import duration, error_line
+from runbook.formatting import duration, error_line, plural
 from runbook.model import FlipAction, ForceMigrateAction, LowerTtlAction, Step
 from runbook.preview.model import ChangePreview, SetChange
 from runbook.preview.render import render
@@ -225,8 +225,8 @@ def _describe_force_migrate(
     in_source = int(source_pool.get("EstimatedNumberOfUsers", 0))
     in_target = int(target_pool.get("EstimatedNumberOfUsers", 0))
     preview.facts.append(
-        f"About {max(0, in_source - in_target)} users to create: {in_source} in the source "
-        f"pool, {in_target} already in the target."
+        f"About {plural(max(0, in_source - in_target), 'user')} to create: {in_source} in the "
+        f"source pool, {in_target} already in the target."
     )
     preview.facts += _resume_facts(
         runtime, cognito.source_user_pool_id, cognito.target_user_pool_id
@@ -270,8 +270,8 @@ def _resume_facts(runtime: Runtime, source_pool: str, target_pool: str) -> list[
         return []
     done = int((saved.get("counts") or {}).get("seen", 0))
     return [
-        f"Resumes an unfinished pass at page {saved.get('page', 0)}: {done} users already "
-        f"done ({CHECKPOINT_FILE})."
+        f"Resumes an unfinished pass at page {saved.get('page', 0)}: {plural(done, 'user')} "
+        f"already done ({CHECKPOINT_FILE})."
     ]
 
 

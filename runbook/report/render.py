@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from runbook.aws.redact import redact_text
-from runbook.formatting import duration, printable, utc_time
+from runbook.formatting import duration, plural, printable, utc_time
 from runbook.report.model import Previous, Report, unique
 from runbook.report.outcome import gate_verdict, outcome
 
@@ -72,7 +72,7 @@ def chain_lines(report: Report) -> tuple[str, list[str]]:
     c = report.chain
     more: list[str] = []
     if c.state == "intact":
-        title = f"Chain intact: {c.records_verified} records verify"
+        title = f"Chain intact: {plural(c.records_verified, 'record')} verified"
     elif c.state == "torn tail":
         title = f"Chain has a torn tail at line {c.bad_line}"
         more = [
@@ -84,8 +84,8 @@ def chain_lines(report: Report) -> tuple[str, list[str]]:
         title = f"NOT TRUSTWORTHY: chain broken at seq {c.bad_seq} (line {c.bad_line})"
         more = [
             f"{c.headline}.",
-            f"Only the first {c.records_verified} records verify. The rest is shown "
-            f"as read ({report.unverified_count} records flagged UNVERIFIED) and must "
+            f"Only the first {plural(c.records_verified, 'record')} verified. The rest is shown "
+            f"as read ({plural(report.unverified_count, 'record')} flagged UNVERIFIED) and must "
             "not be relied on.",
         ]
     if report.unreadable_lines:

@@ -155,7 +155,7 @@ def test_an_overwritten_record_is_a_second_version_and_verify_fails() -> None:
     report = verify_shared(s3.store(s3.LOCKED))
     assert not report.ok
     assert any("2 versions" in problem for problem in report.problems), report.problems
-    assert "intact: 1 records" in report.lines[0]  # the first version still verifies
+    assert "intact: 1 record," in report.lines[0]  # the first version still verifies
 
 
 def test_a_bucket_without_object_lock_gets_the_plain_warning() -> None:
