@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from bench.common import Options, Report, print_reports, to_json
 
-NAMES = ("rollback", "keystroke", "gate", "startup", "audit", "cognito")
+NAMES = ("rollback", "keystroke", "gate", "startup", "audit", "cognito", "notify")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
