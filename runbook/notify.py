@@ -14,19 +14,27 @@ import queue
 import threading
 import urllib.request
 from collections.abc import Callable
-from typing import Any
-
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any
 
 from runbook.audit.log import AuditLog
 from runbook.aws.session import SessionFactory
 from runbook.formatting import error_line
 from runbook.model import Runbook
 
+if TYPE_CHECKING:
+    from botocore.config import Config
+
 NOTIFY_FAILED = "notify.failed"
 SEND_TIMEOUT_S = 5.0
 CLOSE_WAIT_S = 2.0  # at exit, sends still queued get this long, then are dropped
-SNS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2})
+
+
+def sns_config() -> Config:
+    """Short timeouts, one retry. botocore's config (its HTTP stack) loads with the
+    first send, not with this module: the app paints before botocore loads."""
+    from botocore.config import Config
+
+    return Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2})
 
 
 def post_json(url: str, body: bytes, timeout: float) -> None:
@@ -121,7 +129,7 @@ class Notifier:
         post_json(str(self.config.webhook_url), body.encode(), SEND_TIMEOUT_S)
 
     def _sns(self, record: dict[str, Any], text: str) -> None:
-        client = self.sessions.client(self.config.account, "sns", config=SNS_CONFIG)
+        client = self.sessions.client(self.config.account, "sns", config=sns_config())
         client.publish(
             TopicArn=self.config.sns_topic_arn,
             Subject=text[:100],

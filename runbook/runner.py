@@ -15,10 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from pydantic import BaseModel
 
-from runbook.aws.errors import error_code, is_access_denied
+from runbook.aws.errors import (
+    error_code,
+    is_access_denied,
+    is_botocore_error,
+    is_client_error,
+    is_unreachable,
+)
 from runbook.aws.guard import ReadOnlyViolation
 from runbook.aws.session import CredentialsError
 from runbook.checkapi import Check, CheckContext, CheckResult, Status
@@ -59,9 +64,9 @@ class CheckJob:
     timeout_s: float
 
 
-def missing_action(exc: ClientError, iam_actions: tuple[str, ...]) -> str:
+def missing_action(exc: BaseException, iam_actions: tuple[str, ...]) -> str:
     """The IAM action an AccessDenied was about, as precisely as the error allows."""
-    message = str(exc.response.get("Error", {}).get("Message", ""))
+    message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
     found = _PERFORM.search(message)
     if found:
         return found.group(1)
@@ -74,7 +79,7 @@ def missing_action(exc: ClientError, iam_actions: tuple[str, ...]) -> str:
 
 def explain(exc: BaseException, iam_actions: tuple[str, ...] = ()) -> CheckResult:
     """Turn an exception from a check into an `error` result a human can act on."""
-    if isinstance(exc, ClientError):
+    if is_client_error(exc):
         code = error_code(exc)
         if is_access_denied(exc):
             action = missing_action(exc, iam_actions)
@@ -88,9 +93,9 @@ def explain(exc: BaseException, iam_actions: tuple[str, ...] = ()) -> CheckResul
         return CheckResult.errored(str(exc))
     if isinstance(exc, CredentialsError):
         return CheckResult.errored(str(exc))
-    if isinstance(exc, EndpointConnectionError):
+    if is_unreachable(exc):
         return CheckResult.errored(f"cannot reach AWS: {exc}")
-    if isinstance(exc, BotoCoreError):
+    if is_botocore_error(exc):
         return CheckResult.errored(f"{type(exc).__name__}: {exc}")
     return CheckResult.errored(f"check raised {type(exc).__name__}: {exc}")
 

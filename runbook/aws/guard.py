@@ -13,9 +13,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import botocore.loaders
-from botocore.model import ServiceId
-
 # Reviewed: each entry reads and changes nothing in the source account.
 # Keyed by botocore's service name (`client.meta.service_model.service_name`).
 SOURCE_ALLOWLIST: dict[str, frozenset[str]] = {
@@ -167,6 +164,10 @@ class _Models:
     def _load(self) -> dict[str, str]:
         with self._lock:
             if self._by_id is None:
+                # Here, not at import: the guard's module is imported before the app paints.
+                import botocore.loaders
+                from botocore.model import ServiceId
+
                 loader = botocore.loaders.create_loader()
                 by_id = {}
                 for service, operations in SOURCE_ALLOWLIST.items():

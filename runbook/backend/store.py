@@ -12,21 +12,35 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook.aws.errors import error_code, http_status, is_retryable
 from runbook.formatting import error_line
 
-# Short: rollback and every record wait on these; a slow S3 makes the run degrade to
-# its local mirror rather than stall (the records are pushed later by `runbook sync`).
-S3_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=4,
-    retries={"mode": "standard", "total_max_attempts": 2},
-)
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+    S3_CONFIG: Config
+
+
+def __getattr__(name: str) -> Any:
+    """`S3_CONFIG`, built when first named: botocore's config pulls in its HTTP stack,
+    which the app's first paint does without."""
+    if name != "S3_CONFIG":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from botocore.config import Config
+
+    # Short: rollback and every record wait on these; a slow S3 makes the run degrade to
+    # its local mirror rather than stall (the records are pushed later by `runbook sync`).
+    config = Config(
+        connect_timeout=2,
+        read_timeout=4,
+        retries={"mode": "standard", "total_max_attempts": 2},
+    )
+    globals()[name] = config  # built once
+    return config
 
 
 class BackendUnavailable(OSError):

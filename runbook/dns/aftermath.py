@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from botocore.config import Config
+from typing import TYPE_CHECKING
 
 from runbook.audit.record import EventName
 from runbook.audit.verify import records_backward
@@ -33,13 +32,24 @@ from runbook.formatting import duration, error_line, parse_time
 from runbook.model import Runbook
 from runbook.state import RunState, StepStatus
 
+if TYPE_CHECKING:
+    from botocore.config import Config
+
 COUNT_DEADLINE_S = 5.0
 PAGE_SIZE = 60  # ListUsers' maximum
 FLIP_SEARCH_LIMIT = 50_000  # audit records read back looking for the flip, at most
-# Short timeouts, one retry: a slow pool costs the count, never the operator's time.
-COUNT_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=3
-)
+
+
+def count_client_config() -> Config:
+    """Short timeouts, one retry: a slow pool costs the count, never the operator's time.
+    botocore's config loads here, not with this module (the app paints first)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=3
+    )
+
+
 _FLIP_RECORDS = (EventName.ACTION_OUTCOME, EventName.ACTION_RECONCILED)
 
 # --- the text -------------------------------------------------------------------------
@@ -201,7 +211,7 @@ def count_changed_users(
     end = clock() + deadline_s
     count, token = 0, None
     try:
-        client = sessions.client("target", "cognito-idp", config=COUNT_CLIENT_CONFIG)
+        client = sessions.client("target", "cognito-idp", config=count_client_config())
         while True:
             page: dict[str, str] = {"PaginationToken": token} if token else {}
             response = client.list_users(
