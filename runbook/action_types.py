@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from runbook.model import Step
@@ -22,6 +22,24 @@ Progress = Callable[[float | None, str], None]
 
 class ActionError(RuntimeError):
     """The action could not be carried out; the message says why."""
+
+
+class GateNotPassed(RuntimeError):
+    """The action is not enabled; nothing was sent."""
+
+
+class Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class AnyOf:
+    """Set as soon as any of its flags is: the app quitting, or the lease taken over."""
+
+    def __init__(self, *flags: Flag) -> None:
+        self.flags = flags
+
+    def is_set(self) -> bool:
+        return any(flag.is_set() for flag in self.flags)
 
 
 class ActionInterrupted(Exception):
@@ -52,8 +70,9 @@ class ActionContext:
     progress: Progress = lambda _fraction, _message: None
     cancel: threading.Event = field(default_factory=threading.Event)
     """The operator's stop key: the action ends, failed, and is not resumed."""
-    interrupt: threading.Event = field(default_factory=threading.Event)
-    """The app is quitting: an action that can pause raises `ActionInterrupted`."""
+    interrupt: Flag = field(default_factory=threading.Event)
+    """The app is quitting, or another operator took the lease over: an action that can
+    pause raises `ActionInterrupted`."""
     sleep: Callable[[float], None] = time.sleep
     intent_seq: int | None = None
     """The seq of this action's intent record: what happened after it is in the log."""

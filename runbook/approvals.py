@@ -85,13 +85,15 @@ def approvers(
 
 
 def drivers(records: list[dict[str, Any]], step_id: str, since: dict[str, Any]) -> set[str]:
-    """Who is driving the step: the principals behind its gate, waiver or waiting action
-    since `since` (a gate's own record may carry no ARN: `do` verifies identity after it)."""
+    """Who is driving the step since `since`: the principals behind its waiver or its action
+    (an attempt refused for lack of approval included). Running the checks is not driving:
+    an approver may re-run the gate to see for themselves, from the app or a shell. (An
+    actor's own approval never counts for their action anyway: `approvers` leaves it out.)"""
     found = set()
     for record in records:
         if record.get("step") != step_id or int(record.get("seq") or 0) < int(since["seq"]):
             continue
-        if record.get("event") in (*ANCHORS, "gate.started", "action.refused", "action.intent"):
+        if record.get("event") in ("gate.waived", "action.refused", "action.intent"):
             arn = (record.get("operator") or {}).get("aws_arn")
             if isinstance(arn, str):
                 found.add(arn)
@@ -135,7 +137,25 @@ def missing(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
     what = "its waiver" if waived else "its gate"
     return (
         f"needs {need} approval(s) by another AWS principal since {what} "
-        f"({len(got)} so far): `runbook approve {step_id}` from their machine"
+        f"({len(got)} so far): `runbook approve {step_id}`, or `p` on the step in the app, "
+        "from their machine"
+    )
+
+
+def outstanding(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
+    """For a screen anyone looks at: the approvals the step still lacks, whoever will act
+    (`missing` is the acting operator's view: their own approval never counts)."""
+    waived = rt.state.step(step_id).waiver is not None
+    need = required(rt.model, step_id, waived=waived, team=_team(rt))
+    if need == 0:
+        return None
+    got = approvers(_records(rt), step_id, None, max_age_s=max_age_s)
+    if len(got) >= need:
+        return None
+    what = "its waiver" if waived else "its gate"
+    return (
+        f"needs {need} approval(s) by another AWS principal since {what} ({len(got)} so far): "
+        f"`p` here, or `runbook approve {step_id}`, from a machine other than the driver's"
     )
 
 

@@ -7,14 +7,15 @@ are persisted atomically before the call returns.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from runbook import approvals
+from runbook.acting import holding_lease
+from runbook.action_types import AnyOf, Flag, GateNotPassed
 from runbook.actions import (
     ActionContext,
     ActionInterrupted,
@@ -25,11 +26,9 @@ from runbook.actions import (
     reconcile,
 )
 from runbook.audit.log import AuditWriteError
-from runbook.audit.record import EventName
 from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
 from runbook.formatting import one_line
-from runbook.lease import LeaseHeld, RunLease
 from runbook.rollback_reset import NOT_CALLED_FOR, first_not_done, held_by, skipped
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
@@ -40,10 +39,6 @@ from runbook.waivers import summary as waiver_summary
 from runbook.watch import step_jobs
 
 GATE_MAX_AGE_S = 15 * 60  # a gate older than this is stale: CDC lag from an hour ago says nothing
-
-
-class GateNotPassed(RuntimeError):
-    """The action is not enabled; nothing was sent."""
 
 
 class OutcomeNotRecorded(RuntimeError):
@@ -136,13 +131,12 @@ class Engine:
         """
         return held_by(self.rt.model, self.rt.state, step_id)
 
-    def changed_since(
-        self, step_id: str | None, rolled_back_at: datetime | None, *, lease: bool = True
-    ) -> str | None:
+    def changed_since(self, step_id: str | None, rolled_back_at: datetime | None) -> str | None:
         """Why a question asked earlier about this step no longer stands, or None.
 
         For a dialog opened when the run looked different: another process did the
-        step, rolled DNS back, or now holds the lease.
+        step, or rolled DNS back. (Who holds the lease is the app's to know: it follows
+        the lease without an S3 call on the event loop.)
         """
         state = self.rt.state
         if step_id is not None and state.step(step_id).status == StepStatus.DONE:
@@ -150,9 +144,6 @@ class Engine:
         if state.dns.rolled_back_at != rolled_back_at:
             flipped = state.dns.rolled_back_at is None  # a flip clears it
             return "DNS was flipped again meanwhile" if flipped else "DNS was rolled back meanwhile"
-        holder = self._lease().current() if lease else None
-        if holder is not None and holder.pid != os.getpid() and holder.alive():
-            return f"another process is acting: {holder.describe()}"
         return None
 
     def can_act(self, step_id: str) -> tuple[bool, str]:
@@ -332,7 +323,8 @@ class Engine:
         """Run the step's action: intent (fsynced) first, then the action, then the outcome.
 
         Holds the run's lease throughout: a second actor is refused, naming this one.
-        `interrupt` (the app quitting) pauses a wait or a watch: `ActionInterrupted`.
+        `interrupt` (the app quitting) pauses a wait or a watch: `ActionInterrupted`; so
+        does another operator taking the lease over (`LeaseLost`).
         """
         self.rt.model.step(step_id)  # an unknown step fails here, before anything else
         if not self._identity_ok:
@@ -344,29 +336,9 @@ class Engine:
                     if not f.ok
                 )
                 raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
-        lease = self._lease()
-        try:
-            mine, dead = lease.acquire(
-                local_user=str(self.rt.audit.operator.get("local_user") or "?"),
-                aws_arn=self.rt.audit.operator.get("aws_arn"),
-            )
-        except (LeaseHeld, OSError) as exc:  # OSError: the run backend did not answer
-            self.rt.audit.record("action.refused", step=step_id, reason=str(exc))
-            raise GateNotPassed(str(exc)) from None
-        if dead is not None:
-            self.rt.audit.record(
-                EventName.LEASE_TAKEN_OVER,
-                step=step_id,
-                previous=asdict(dead),
-                reason="its holder is dead (process gone, or no heartbeat)",
-            )
-        with lease.heartbeat(mine):
-            return self._do_holding_lease(step_id, confirmed, progress, cancel, interrupt)
-
-    def _lease(self) -> RunLease:
-        """The run's lease where the run lives: the state directory, or the S3 backend."""
-        backend = self.rt.backend
-        return backend.lease() if backend is not None else RunLease(self.rt.state_dir)
+        with holding_lease(self.rt, step_id) as lost:
+            stop = interrupt if interrupt is not None else threading.Event()
+            return self._do_holding_lease(step_id, confirmed, progress, cancel, AnyOf(stop, lost))
 
     def _do_holding_lease(
         self,
@@ -374,7 +346,7 @@ class Engine:
         confirmed: bool,
         progress: Progress | None,
         cancel: threading.Event | None,
-        interrupt: threading.Event | None = None,
+        interrupt: Flag | None = None,
     ) -> ActionOutcome:
         step = self.rt.model.step(step_id)
         self._await_refresh(step_id)

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,27 @@ from runbook.formatting import duration
 
 LEASE_FILE = "lease.json"
 HEARTBEAT_S = 5.0
+MIN_REASON_CHARS = 3  # breaking or taking over a live lease says why
 STALE_AFTER_S = 60.0  # a holder on another host is presumed dead after this silence
 
 
 class LeaseHeld(RuntimeError):
     """Another live actor holds the lease; nothing was done."""
+
+
+class LeaseChanged(RuntimeError):
+    """The lease is no longer held by the holder the caller saw; nothing was done."""
+
+    def __init__(self, now: Holder | None) -> None:
+        held = f"now held by {now.describe()}" if now is not None else "nobody holds it now"
+        super().__init__(f"the lease changed hands since you looked: {held}")
+        self.now = now
+
+
+def expect(held: Holder | None, token: str | None) -> None:
+    """Refuse unless `held` is the holding the caller saw (`token`; None: any)."""
+    if token is not None and (held is None or held.token != token):
+        raise LeaseChanged(held)
 
 
 @dataclass(frozen=True)
@@ -133,10 +149,12 @@ class RunLease:
             if held is not None and held.token == mine.token:
                 self.path.unlink()
 
-    def break_(self) -> Holder | None:
-        """Remove whatever lease there is (the audited `runbook lease break`)."""
+    def break_(self, expected_token: str | None = None) -> Holder | None:
+        """Remove the lease (the audited `runbook lease break`, or a takeover in the app):
+        whatever is there, or only the holding the caller saw (`expected_token`)."""
         with self._locked():
             held = self.current()
+            expect(held, expected_token)
             self.path.unlink(missing_ok=True)
             return held
 
@@ -144,13 +162,21 @@ class RunLease:
         atomic_write(self.path, json.dumps(asdict(holder), indent=2).encode("utf-8"))
 
     @contextlib.contextmanager
-    def heartbeat(self, mine: Holder, every_s: float = HEARTBEAT_S) -> Iterator[None]:
-        """Renew the heartbeat in a thread while the block runs, then release."""
+    def heartbeat(
+        self,
+        mine: Holder,
+        every_s: float = HEARTBEAT_S,
+        on_lost: Callable[[], object] = lambda: None,
+    ) -> Iterator[None]:
+        """Renew the heartbeat in a thread while the block runs, then release.
+        `on_lost` is called once if the lease turns out to be someone else's."""
         stop = threading.Event()
 
         def beat() -> None:
             while not stop.wait(every_s):
                 if not self.renew(mine):
+                    if not stop.is_set():
+                        on_lost()
                     return
 
         thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)

@@ -18,20 +18,24 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
+from runbook.acting import LeaseLost
 from runbook.actions import ActionInterrupted, ActionOutcome
 from runbook.audit.log import AuditWriteError
 from runbook.dns.rollback import RollbackResult, manual_command
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
+from runbook.lease import LEASE_FILE
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
 from runbook.waivers import WaiverRequest
 from runbook.watch import WATCH_FILE
+from screens.approving import Approving
 from screens.clock import RunClock
 from screens.commands import RunCommands
 from screens.contract import DemoHooks
 from screens.demo_fixes import DemoFixer
+from screens.following import TAKE_OVER_BINDING, RunFollowing
 from screens.messages import (
     ActionFinished,
     ActionProgressed,
@@ -64,6 +68,8 @@ FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 class RunbookApp(
     QuitGuard,
     RunCommands,
+    RunFollowing,
+    Approving,
     WatchFollower,
     RunClock,
     RollbackReady,
@@ -78,6 +84,7 @@ class RunbookApp(
 
     BINDINGS: ClassVar[list[BindingType]] = [
         ROLLBACK_BINDING,
+        TAKE_OVER_BINDING,
         Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key, with its id"),
         Binding("v", "review", "Audit", id="review", tooltip="Timeline of the audit log"),
         Binding(
@@ -116,6 +123,7 @@ class RunbookApp(
         self.rollback_notes: list[str] = []
         self.last_rollback: RollbackResult | None = None
         self.identity_ok: bool | None = None
+        self.approval_missing: dict[str, str] = {}
         self.notes: list[str] = []
         self._cancel = threading.Event()
         if self.settings.keymap:
@@ -136,6 +144,7 @@ class RunbookApp(
 
         self.push_screen(OverviewScreen())
         self.call_after_refresh(self.start_run)  # the identity check: after the first paint
+        self.call_after_refresh(self.start_following)  # a run on S3: look at it every few s
         self._stamp = self._files_stamp()
         self.set_interval(FOLLOW_EVERY_S, self._follow_files)
         # Start-up objects (service models, widgets) live for the whole run: keep
@@ -170,7 +179,8 @@ class RunbookApp(
         assert self.runtime is not None
         stamps = []
         watch = self.runtime.state_dir / WATCH_FILE  # rewritten each round of a watch
-        for path in (self.runtime.store.path, self.runtime.audit.path, watch):
+        lease = self.runtime.state_dir / LEASE_FILE  # another shell acting
+        for path in (self.runtime.store.path, self.runtime.audit.path, watch, lease):
             try:
                 info = path.stat()
                 stamps.append((info.st_mtime_ns, info.st_size))
@@ -192,6 +202,7 @@ class RunbookApp(
             self.runtime.refresh_state()
             self.runtime.audit.head()
             self.follow_watch()
+            self.read_local_lease()
         except Exception as exc:
             if not self.stop_if_audit_failed(exc):
                 self.call_from_thread(self.notify, f"could not re-read the run: {exc}")
@@ -250,6 +261,9 @@ class RunbookApp(
                 interrupt=self.quitting,
             )
         except GateNotPassed as exc:
+            self.post_message(ActionRefused(step_id, str(exc)))
+            return
+        except LeaseLost as exc:  # another operator took over: say so, leave it open
             self.post_message(ActionRefused(step_id, str(exc)))
             return
         except ActionInterrupted:
@@ -414,6 +428,8 @@ class RunbookApp(
     # --- actions ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_over":
+            return self.can_take_over()
         if action == "rollback":
             if self.runtime is None:
                 return False  # review of a log alone: no runbook to roll back with

@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 
 from runbook.dns.rollback import RollbackResult
 from runbook.engine import Engine
+from runbook.lease import Holder
 from runbook.runner import CheckOutcome
 from runbook.runtime import Runtime
 from runbook.state import StepStatus
@@ -57,8 +58,14 @@ class RunbookAppApi(Protocol):
     notes: list[str]
     watch_view: WatchView | None  # the latest watch, as `watch.json` says
     breach: dict[str, Any] | None
+    lease_holder: Holder | None  # another process acting now, as last seen
+    shared_trouble: str | None  # why the run's S3 backend did not answer the last look
+    approval_missing: dict[str, str]  # step -> why its action still waits for approvals
 
     def open_step(self, step_id: str) -> None: ...
+    def needs_approval(self, step_id: str) -> bool: ...
+    def count_approvals(self, step_id: str) -> object: ...  # a worker
+    def ask_approval(self, step_id: str) -> None: ...
     def run_gate(self, step_id: str, only: list[str] | None = None) -> None: ...
     def start_action(self, step_id: str, *, confirmed: bool) -> None: ...
     def start_waiver(self, step_id: str, reason: str | WaiverRequest) -> object: ...  # a worker

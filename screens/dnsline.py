@@ -22,6 +22,7 @@ from runbook.model import AliasFlip, Dns, SimpleFlip
 from runbook.state import utcnow
 from screens.clock import age
 from screens.contract import RunbookAppApi, runbook_app
+from screens.leaseline import LeaseLine
 from screens.widgets import RunHeader, Ticks, clip
 
 
@@ -132,3 +133,4 @@ class RunTop(Vertical):
     def compose(self) -> ComposeResult:
         yield RunHeader()
         yield DnsLine(detail=self.detail, id="dns-panel" if self.detail else None)
+        yield LeaseLine()

@@ -5,6 +5,8 @@ Named in the past tense: each says what happened, never what to do.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from runbook.actions import ActionOutcome
@@ -13,6 +15,10 @@ from runbook.dns.rollback import RollbackResult
 from runbook.engine import GateRun
 from runbook.runner import CheckOutcome
 from runbook.watch import WatchView
+
+if TYPE_CHECKING:
+    from runbook.backend.follow import FollowUpdate
+    from runbook.lease import Holder
 
 
 class CheckFinished(Message):
@@ -152,3 +158,29 @@ class WatchBreached(Message):
         super().__init__()
         self.view = view
         self.alert = alert
+
+
+class SharedRunPolled(Message):
+    """The shared run as S3 holds it now (a run backend), or why S3 did not answer."""
+
+    def __init__(self, update: FollowUpdate | None, trouble: str | None = None) -> None:
+        super().__init__()
+        self.update = update
+        self.trouble = trouble
+
+
+class LeaseSeen(Message):
+    """Who holds the run's lease now (None: nobody, or this process)."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        super().__init__()
+        self.holder = holder
+
+
+class LeaseTakenOver(Message):
+    """This operator took the lease over (`previous` held it), or could not (`error`)."""
+
+    def __init__(self, previous: Holder | None, error: str | None = None) -> None:
+        super().__init__()
+        self.previous = previous
+        self.error = error

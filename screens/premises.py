@@ -17,11 +17,14 @@ from textual.app import App
 
 def close_stale_questions(app: App[Any]) -> None:
     from screens.confirm import ConfirmScreen
+    from screens.takeover import TakeOverScreen
     from screens.waiver import WaiverScreen
 
     stack = app.screen_stack
     for depth, screen in enumerate(stack):
-        if not isinstance(screen, ConfirmScreen | WaiverScreen) or screen.premise is None:
+        if not isinstance(screen, ConfirmScreen | WaiverScreen | TakeOverScreen):
+            continue
+        if screen.premise is None:
             continue
         why = screen.premise()
         if why is None:

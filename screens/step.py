@@ -72,6 +72,13 @@ class StepScreen(Ticks, RunbookScreen):
             "x", "cancel_wait", "Stop", id="cancel_wait", tooltip="Stop a timed wait or a watch"
         ),
         Binding("f", "demo_fix", "Fix (demo)", id="demo_fix", tooltip="Fix it in the emulator"),
+        Binding(
+            "p",
+            "approve",
+            "Approve",
+            id="approve",
+            tooltip="Approve this step as a second person (your AWS identity; audited)",
+        ),
     ]
 
     def __init__(self, step_id: str) -> None:
@@ -121,6 +128,7 @@ class StepScreen(Ticks, RunbookScreen):
         status = self.rb.step_status(self.step_id)
         if status == StepStatus.PENDING and self.step.checks:
             self.rb.run_gate(self.step_id)
+        self.rb.count_approvals(self.step_id)
         engine = self.rb.engine
         self.live_checks = engine.live_checks(self.step_id) if engine is not None else []
         if self.live_checks:
@@ -150,6 +158,8 @@ class StepScreen(Ticks, RunbookScreen):
         allowed, why = self.engine.can_act(self.step_id)
         if not allowed and status != StepStatus.DONE:
             title.append(f"\n{why}", style="yellow")
+        elif status != StepStatus.DONE and (lacking := app.approval_missing.get(self.step_id)):
+            title.append(f"\n{lacking}", style="yellow")
         self.query_one("#title", Static).update(title)
 
         table = self.query_one("#checks", DataTable)
@@ -274,6 +284,8 @@ class StepScreen(Ticks, RunbookScreen):
             return True if allowed and self.rb.acting is None else None
         if action == "waive":
             return True if status == StepStatus.BLOCKED else None
+        if action == "approve":
+            return status != StepStatus.DONE and self.rb.needs_approval(self.step_id)
         if action in ("rerun_all", "rerun_one"):
             return None if busy or not self.step.checks else True
         if action == "cancel_wait":
@@ -288,6 +300,9 @@ class StepScreen(Ticks, RunbookScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_approve(self) -> None:
+        self.rb.ask_approval(self.step_id)
 
     def action_rerun_all(self) -> None:
         self.rb.run_gate(self.step_id)
@@ -351,9 +366,16 @@ class StepScreen(Ticks, RunbookScreen):
 
     def premise(self) -> Premise:
         """This step's question stands while nobody else does it, rolls back or acts."""
-        engine, step_id = self.engine, self.step_id
+        engine, step_id, app = self.engine, self.step_id, self.rb
         rolled_back_at = engine.rt.state.dns.rolled_back_at
-        return lambda: engine.changed_since(step_id, rolled_back_at)
+
+        def premise() -> str | None:  # the lease as the app last saw it: no S3 call here
+            holder = app.lease_holder
+            if holder is not None and holder.alive():
+                return f"another process is acting: {holder.describe()}"
+            return engine.changed_since(step_id, rolled_back_at)
+
+        return premise
 
     def action_cancel_wait(self) -> None:
         self.rb.cancel_action()

@@ -56,7 +56,7 @@ class EventName(enum.StrEnum):
     ROLLBACK_OUTCOME = "rollback.outcome"
     ROLLBACK_NOT_CONFIRMED = "rollback.not_confirmed"  # the operator declined the confirmation
     AUDIT_TORN_TAIL_DISCARDED = "audit.torn_tail_discarded"
-    LEASE_TAKEN_OVER = "lease.taken_over"  # its holder was dead
+    LEASE_TAKEN_OVER = "lease.taken_over"  # its holder was dead, or explicit with a reason
     LEASE_BROKEN = "lease.broken"  # `runbook lease break`, with a reason
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from runbook.backend.store import BackendUnavailable, Conflict, ObjectStore
 from runbook.durable import atomic_write
-from runbook.lease import Holder, LeaseHeld, RunLease, new_holder
+from runbook.lease import Holder, LeaseHeld, RunLease, expect, new_holder
 from runbook.state import RunState
 
 STATE_OBJECT = "state.json"
@@ -149,13 +149,15 @@ class S3Lease(RunLease):
         raise LeaseHeld("the run's lease changed hands repeatedly; try again")
 
     def renew(self, mine: Holder) -> bool:
-        held, etag = self._read()
-        if held is None or held.token != mine.token:
-            return False
+        """False only when the lease is seen to be someone else's (or released): S3 not
+        answering, or a write racing ours, is tried again at the next beat."""
         try:
+            held, etag = self._read()
+            if held is None or held.token != mine.token:
+                return False
             self._put(Holder(**{**asdict(held), "heartbeat": time.time()}), etag)
         except (Conflict, BackendUnavailable):
-            return False
+            pass
         return True
 
     def release(self, mine: Holder) -> None:
@@ -166,11 +168,18 @@ class S3Lease(RunLease):
         except (Conflict, BackendUnavailable):
             pass  # it expires by its heartbeat
 
-    def break_(self) -> Holder | None:
-        held, etag = self._read()
-        if etag is not None:
-            self._put(None, etag)
-        return held
+    def break_(self, expected_token: str | None = None) -> Holder | None:
+        for _race in range(MAX_RACES):
+            held, etag = self._read()
+            expect(held, expected_token)
+            if etag is None:
+                return held
+            try:
+                self._put(None, etag)  # If-Match: only the holding just read
+            except Conflict:
+                continue  # a heartbeat renewed it meanwhile: look again
+            return held
+        raise LeaseHeld("the run's lease changed repeatedly while breaking it; try again")
 
 
 def publish_snapshot(store: ObjectStore, path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import shlex
 import sys
 
+from runbook.acting import LeaseLost
 from runbook.cli.output import (
     EXIT_BREACH,
     EXIT_FAIL,
@@ -160,6 +161,9 @@ def cmd_do(args: argparse.Namespace) -> int:
             outcome = engine.do(step.id, confirmed=True, progress=progress_printer())
         except GateNotPassed as exc:
             print(f"not done: {exc}; nothing changed", file=sys.stderr)
+            return EXIT_FAIL
+        except LeaseLost as exc:
+            print(f"paused: {exc}; its intent stays open for the next `do`", file=sys.stderr)
             return EXIT_FAIL
         except OutcomeNotRecorded as exc:
             return _unrecorded(runtime, exc)

@@ -8,10 +8,8 @@ from dataclasses import asdict
 
 from runbook.audit.record import EventName
 from runbook.cli.output import EXIT_FAIL, EXIT_OK, UsageError, print_head
-from runbook.lease import RunLease
+from runbook.lease import MIN_REASON_CHARS, RunLease
 from runbook.loader import load
-
-MIN_REASON_CHARS = 3
 
 
 def _lease(file: str) -> RunLease:

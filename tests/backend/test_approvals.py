@@ -68,12 +68,17 @@ def test_an_approval_of_a_stale_gate_does_not_count(tmp_path: Path) -> None:
     assert held(log) == []
 
 
-def test_the_driver_is_who_ran_the_gate_or_waits_to_act(tmp_path: Path) -> None:
+def test_the_driver_is_who_waits_to_act_not_who_ran_the_checks(tmp_path: Path) -> None:
     log = Log(tmp_path / "audit.jsonl")
-    gate = log.gate(ANA, PASSED)
-    log.log.set_operator(aws_arn=BO)
+    log.gate(ANA, PASSED)
+    gate = log.gate(BO, PASSED)  # the approver re-runs the gate to see for himself
     log.log.record("check.result", step="flip-dns", check="dns.ttl")  # reading is not driving
+    assert drivers(log.records(), "flip-dns", gate) == set()
+    log.log.set_operator(aws_arn=ANA)
+    log.log.record("action.refused", step="flip-dns", reason="needs 1 approval")
     assert drivers(log.records(), "flip-dns", gate) == {ANA}
+    log.approve(BO, gate)
+    assert held(log) == [BO]
 
 
 def test_a_waiver_in_production_needs_an_approval_on_a_team_run() -> None:

@@ -1,0 +1,102 @@
+"""Following a shared run: what the other machines changed since this one last looked.
+
+The app polls this every few seconds for a run on S3: the state object's ETag (a
+HEAD), the lease (who is acting now, from where) and the audit records after the
+last one seen. The records land in `shared-audit.jsonl` in the state directory, a
+mirror of the shared chain as S3 holds it, which the app's timeline reads and
+`runbook audit verify` checks like any log. S3 stays the truth: the mirror is
+rebuilt whenever it does not continue the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.audit.record import canonical
+from runbook.backend.remote import STATE_OBJECT
+from runbook.backend.s3 import S3Backend
+from runbook.backend.store import NotFound
+from runbook.durable import AppendOnlyFile, atomic_write_lines, last_line
+from runbook.lease import Holder
+
+SHARED_AUDIT_FILE = "shared-audit.jsonl"
+
+
+@dataclass(frozen=True)
+class FollowUpdate:
+    """One look at the shared run."""
+
+    state_changed: bool
+    holder: Holder | None
+    new_records: list[dict[str, Any]] = field(default_factory=list)
+    first: bool = False  # the first look: `new_records` is the whole history, not news
+
+
+class RunFollower:
+    """Polls one S3 run; not thread-safe (the app polls from one worker at a time)."""
+
+    def __init__(self, backend: S3Backend, state_dir: Path) -> None:
+        self.backend = backend
+        self.mirror = state_dir / SHARED_AUDIT_FILE
+        self._etag: str | None = None
+        self._seq = 0
+        self._hash: str | None = None
+        self._file: AppendOnlyFile | None = None
+        self._looked = False
+
+    def poll(self) -> FollowUpdate:
+        """Raises OSError (`BackendUnavailable`) when S3 does not answer: nothing changed."""
+        try:
+            etag: str | None = str(self.backend.store.head(STATE_OBJECT)["ETag"])
+        except NotFound:
+            etag = None
+        changed, self._etag = etag != self._etag, etag
+        holder = self.backend.lease().current()
+        fresh = self.backend.chain.records(after=self._seq)
+        if fresh:
+            self._mirror(fresh)
+        first, self._looked = not self._looked, True
+        return FollowUpdate(changed, holder, fresh, first)
+
+    def _mirror(self, fresh: list[dict[str, Any]]) -> None:
+        if self._file is None:
+            self._file = self._open(fresh)
+        else:
+            continues = fresh[0].get("prev_hash") == self._hash
+            if not continues:  # the shared chain is not what we mirrored: start again
+                self._file = self._rebuild()
+                return
+            with self._file.exclusive():
+                for record in fresh:
+                    self._file.append(canonical(record) + b"\n", sync=False)
+        self._seq, self._hash = int(fresh[-1]["seq"]), str(fresh[-1]["hash"])
+
+    def _open(self, fresh: list[dict[str, Any]]) -> AppendOnlyFile:
+        """The first look: the whole chain is in `fresh` (after seq 0)."""
+        tail = last_line(self.mirror) if self.mirror.exists() else None
+        if tail is not None:
+            try:
+                last = json.loads(tail)
+            except ValueError:
+                last = None
+            known = {int(r["seq"]): r for r in fresh}
+            if last is not None and known.get(int(last.get("seq", 0)), {}).get("hash") == last.get(
+                "hash"
+            ):
+                file = AppendOnlyFile(self.mirror)
+                with file.exclusive():
+                    for record in fresh[int(last["seq"]) :]:
+                        file.append(canonical(record) + b"\n", sync=False)
+                return file
+        atomic_write_lines(self.mirror, (canonical(r).decode() for r in fresh))
+        return AppendOnlyFile(self.mirror)
+
+    def _rebuild(self) -> AppendOnlyFile:
+        records = self.backend.chain.records()
+        atomic_write_lines(self.mirror, (canonical(r).decode() for r in records))
+        if records:
+            self._seq, self._hash = int(records[-1]["seq"]), str(records[-1]["hash"])
+        return AppendOnlyFile(self.mirror)

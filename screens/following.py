@@ -1,0 +1,185 @@
+"""Mixed into the app: following a run that other people (or shells) drive.
+
+Who holds the run's lease is shown under the DNS line on every screen, and `T`
+takes it over, explicitly and audited, after a reason is typed. For a run on S3
+the app also polls the shared run every few seconds (`runbook.backend.follow`):
+the state, the lease, and the audit records of every machine, which the
+timeline (`v`) then shows; what other people did is announced as it arrives.
+Rollback never waits for any of this.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import work
+from textual.binding import Binding
+
+from screens.messages import LeaseSeen, LeaseTakenOver, SharedRunPolled
+from screens.premises import close_stale_questions
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from textual.app import App
+
+    from runbook.backend.follow import RunFollower
+    from runbook.lease import Holder
+    from runbook.runtime import Runtime
+
+SHARED_EVERY_S = 2.0  # S3 requests per look: a HEAD, a GET, a LIST (and each new record)
+
+TAKE_OVER_BINDING = Binding(
+    "T",
+    "take_over",
+    "Take over",
+    id="take_over",
+    tooltip="Take the run's lease from the operator acting now (asks why; audited, announced)",
+)
+
+
+def is_mine(holder: Holder) -> bool:
+    return holder.host == socket.gethostname() and holder.pid == os.getpid()
+
+
+class RunFollowing:
+    runtime: Runtime | None
+    review_path: Path | None
+    follower: RunFollower | None = None
+    lease_holder: Holder | None = None  # another process's holding, as last seen
+    shared_trouble: str | None = None  # why S3 did not answer the last look
+
+    if TYPE_CHECKING:  # from App
+
+        def post_message(self, message: Any) -> bool: ...
+        def notify(self, message: str, **kwargs: Any) -> None: ...
+        def broadcast(self, step_id: str | None = None) -> None: ...
+
+    def start_following(self) -> None:
+        """After the first paint: nothing here may delay it."""
+        from runbook.backend.s3 import S3Backend
+
+        runtime = self.runtime
+        if runtime is None or not isinstance(runtime.backend, S3Backend):
+            return
+        from runbook.backend.follow import RunFollower
+
+        self.follower = RunFollower(runtime.backend, runtime.state_dir)
+        self._polling = threading.Lock()
+        self.review_path = self.follower.mirror  # the timeline of every machine
+        self.poll_shared()
+        cast("App[Any]", self).set_interval(SHARED_EVERY_S, self.poll_shared)
+
+    @work(thread=True, group="follow-shared", exit_on_error=False, description="Look at S3")
+    def poll_shared(self) -> None:
+        follower, runtime = self.follower, self.runtime
+        assert follower is not None and runtime is not None
+        if not self._polling.acquire(blocking=False):
+            return  # the last look is still waiting on S3
+        try:
+            try:
+                update = follower.poll()
+            except Exception as exc:  # S3 slow, refusing, or gone: keep going locally
+                self.post_message(SharedRunPolled(None, f"{type(exc).__name__}: {exc}"))
+                return
+            if update.state_changed or update.new_records:
+                runtime.refresh_state()
+            self.post_message(SharedRunPolled(update))
+        finally:
+            self._polling.release()
+
+    def on_shared_run_polled(self, message: SharedRunPolled) -> None:
+        update, was = message.update, self.shared_trouble
+        self.shared_trouble = message.trouble
+        if update is None:
+            if was is None:
+                self.broadcast()
+            return
+        holder = update.holder if update.holder is not None and update.holder.alive() else None
+        self._seen(holder if holder is None or not is_mine(holder) else None)
+        if not update.first:
+            self._say_what_others_did(update.new_records)
+        if update.state_changed or update.new_records or was is not None:
+            close_stale_questions(self)  # type: ignore[arg-type]
+            self.broadcast()
+
+    def _say_what_others_did(self, records: list[dict[str, Any]]) -> None:
+        """What the others did that people must hear of (the notifications' headlines)."""
+        from runbook.notify import headline
+
+        runtime = self.runtime
+        if runtime is None or runtime.backend is None:
+            return
+        mine = getattr(getattr(runtime.backend, "sink", None), "writer", None)
+        for record in records:
+            origin = (record.get("details") or {}).get("origin") or {}
+            if origin.get("writer") in (None, mine):
+                continue
+            text = headline(runtime.model, record)
+            if text is not None:
+                self.notify(text, title="Shared run", timeout=12)
+
+    def read_local_lease(self) -> None:
+        """In a worker: the lease file of a run kept in the state directory."""
+        runtime = self.runtime
+        if runtime is None or runtime.backend is None or runtime.backend.shared:
+            return
+        holder = runtime.backend.lease().current()
+        alive = holder is not None and holder.alive() and not is_mine(holder)
+        self.post_message(LeaseSeen(holder if alive else None))
+
+    def on_lease_seen(self, message: LeaseSeen) -> None:
+        self._seen(message.holder)
+
+    def _seen(self, holder: Holder | None) -> None:
+        if holder != self.lease_holder:
+            self.lease_holder = holder
+            close_stale_questions(self)  # type: ignore[arg-type]
+            self.broadcast()
+
+    # --- taking the lease over --------------------------------------------------
+
+    def can_take_over(self) -> bool:
+        return self.runtime is not None and self.lease_holder is not None
+
+    def action_take_over(self) -> None:
+        from screens.takeover import TakeOverScreen
+
+        holder = self.lease_holder
+        if holder is None:
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                self.take_over(holder, reason)
+
+        premise = lambda: None if self.lease_holder == holder else "the lease changed hands"  # noqa: E731
+        cast("App[Any]", self).push_screen(TakeOverScreen(holder, premise=premise), answered)
+
+    @work(thread=True, group="lease", exit_on_error=False, description="Take the lease over")
+    def take_over(self, holder: Holder, reason: str) -> None:
+        from runbook.acting import take_over
+
+        assert self.runtime is not None
+        try:
+            previous = take_over(self.runtime, holder, reason)
+        except Exception as exc:
+            self.post_message(LeaseTakenOver(None, str(exc)))
+            return
+        self.post_message(LeaseTakenOver(previous))
+
+    def on_lease_taken_over(self, message: LeaseTakenOver) -> None:
+        if message.previous is None:
+            self.notify(f"Lease not taken over: {message.error}", severity="error", timeout=20)
+            return
+        self.lease_holder = None
+        self.notify(
+            f"You took the lease over from {message.previous.describe()}. Their wait or watch "
+            "pauses at its next heartbeat; an action already sending finishes.",
+            title="Lease taken over",
+            timeout=20,
+        )
+        self.broadcast()

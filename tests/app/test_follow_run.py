@@ -1,0 +1,209 @@
+"""A second person opens the app on a run another drives (S3 backend, moto's server on
+loopback): the app follows what the driver's process does, and takes the lease over,
+explicitly and audited, which pauses the driver's wait."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from runbook.audit.verify import read_records, verify
+from runbook.state import StepStatus
+from screens.app import RunbookApp, build_app
+from screens.leaseline import LeaseLine
+from screens.review import ReviewScreen
+from screens.takeover import TakeOverScreen
+from tests.support import dnsworld as w
+from tests.support import s3backend as s3
+from tests.support.pilot import settle, type_text, within
+from tests.support.runbooks import base_runbook, write_runbook
+
+pytestmark = pytest.mark.slow
+
+SOAK = {
+    "id": "soak",
+    "title": "Soak",
+    "phase": "cutover",
+    "action": {"kind": "wait", "seconds": 40},
+}
+
+
+def lease_line(app: RunbookApp) -> str:
+    return str(app.screen.query_one(LeaseLine).render())
+
+
+def timeline(app: RunbookApp) -> list[tuple[str, str, str]]:
+    table = app.screen.query_one("#timeline", DataTable)
+    rows = [table.get_row_at(i) for i in range(table.row_count)]
+    return [(str(r[0]), str(r[2]), str(r[3])) for r in rows]
+
+
+def shared(prefix: str, event: str) -> list[dict[str, Any]]:
+    return [r for r in s3.shared_records(s3.LOCKED, prefix) if r["event"] == event]
+
+
+def holds(prefix: str, person: str) -> bool:
+    got = s3.store(s3.LOCKED, prefix).get("lease.json")
+    return got is not None and json.loads(got[0]).get("local_user") == person
+
+
+@pytest.mark.parametrize("size", [(80, 24)])
+async def test_bo_follows_ana_and_takes_the_lease_over(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    s3.make_bucket(s3.LOCKED, lock=True)
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    prefix = s3.run_prefix()
+    steps = [base_runbook()["steps"][0], SOAK]
+    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
+    monkeypatch.setenv("RUNBOOK_OPERATOR", "bo")
+    app = build_app(paths["bo"])
+    driver: subprocess.Popen[str] | None = None
+    try:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            assert app.engine is not None
+            engine = app.engine
+            assert "nobody is acting" in lease_line(app)
+
+            # Ana, on her machine, does the first step: Bo's app shows it, and her records.
+            done = await asyncio.to_thread(
+                s3.cli, "ana", paths["ana"], "do", "verify-accounts", "--yes"
+            )
+            assert done.returncode == 0, done.stderr
+            assert await within(pilot, 15, lambda: engine.status("verify-accounts") == "done")
+            await pilot.press("v")
+            assert await within(
+                pilot,
+                10,
+                lambda: (
+                    isinstance(app.screen, ReviewScreen)
+                    and ("verify-accounts", "action.outcome") in [r[1:] for r in timeline(app)]
+                ),
+            )
+            mirror = paths["bo"].parent / ".runbook" / "shared-audit.jsonl"
+            assert verify(mirror).ok
+            ana_records = [r for r in read_records(mirror) if r["operator"]["local_user"] == "ana"]
+            assert {"action.intent", "action.outcome"} <= {r["event"] for r in ana_records}
+            await pilot.press("escape")
+            await settle(pilot)
+
+            # Ana starts the soak: Bo sees her acting, and takes the lease over.
+            assert not app.check_action("take_over", ())
+            driver = s3.start("ana", paths["ana"], "do", "soak", "--yes")
+            assert await within(pilot, 30, lambda: holds(prefix, "ana"))
+            assert await within(pilot, 10, lambda: "Acting now: ana" in lease_line(app))
+            assert app.check_action("take_over", ())
+            await pilot.press("T")
+            await pilot.pause()
+            assert isinstance(app.screen, TakeOverScreen)
+            await pilot.press("x", "enter")  # too short a reason: refused in the dialog
+            await pilot.pause()
+            assert isinstance(app.screen, TakeOverScreen)
+            await pilot.press("backspace")
+            await type_text(pilot, "ana's laptop froze")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert not isinstance(app.screen, TakeOverScreen)
+
+            # The driver's wait pauses, saying why; the takeover is in the shared log.
+            _out, err = await asyncio.to_thread(driver.communicate, timeout=60)
+            assert driver.returncode == 1, err
+            assert "another operator took the run's lease over" in err, err
+            assert "Traceback" not in err
+            taken = shared(prefix, "lease.taken_over")
+            assert len(taken) == 1
+            assert taken[0]["operator"]["local_user"] == "bo"
+            assert taken[0]["details"]["previous"]["local_user"] == "ana"
+            assert taken[0]["details"]["reason"] == "ana's laptop froze"
+            assert taken[0]["details"]["explicit"] is True
+            paused = shared(prefix, "action.interrupted")
+            assert [r["operator"]["local_user"] for r in paused] == ["ana"]
+            assert await within(pilot, 10, lambda: "nobody is acting" in lease_line(app))
+            assert engine.status("soak") != StepStatus.DONE
+    finally:
+        if driver is not None and driver.poll() is None:
+            driver.kill()
+            driver.wait(10)
+
+
+async def test_a_shell_acting_on_a_local_run_is_shown_and_can_be_taken_over(
+    moto_server: str, tmp_path: Path
+) -> None:
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    book["steps"] = [{**SOAK, "action": {"kind": "wait", "seconds": 30}}]
+    path = write_runbook(tmp_path, book)
+    lease_file = tmp_path / ".runbook" / "lease.json"
+    app = build_app(path)
+    driver: subprocess.Popen[str] | None = None
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            assert not app.screen.query_one(LeaseLine).display  # nothing to say
+            driver = s3.start("ana", path, "do", "soak", "--yes")
+            assert await within(pilot, 30, lambda: "Acting now: ana" in lease_line(app))
+            assert app.screen.query_one(LeaseLine).display
+            await pilot.press("T")
+            await pilot.pause()
+            await type_text(pilot, "taking over from the bridge")
+            await pilot.press("enter")
+            _out, err = await asyncio.to_thread(driver.communicate, timeout=60)
+            assert driver.returncode == 1 and "took the run's lease over" in err, err
+            records = read_records(tmp_path / ".runbook" / "audit.jsonl")
+            taken = [r for r in records if r["event"] == "lease.taken_over"]
+            assert [r["details"]["reason"] for r in taken] == ["taking over from the bridge"]
+            assert await within(pilot, 10, lambda: not app.screen.query_one(LeaseLine).display)
+            assert not lease_file.exists()
+    finally:
+        if driver is not None and driver.poll() is None:
+            driver.kill()
+            driver.wait(10)
+
+
+async def test_the_second_person_approves_the_flip_from_the_app(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.make_bucket(s3.LOCKED, lock=True)
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    prefix = s3.run_prefix()
+    steps = [{**s, "approvals": 1} if s["id"] == "flip-dns" else s for s in base_runbook()["steps"]]
+    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
+    for step in ("verify-accounts", "lower-ttl"):
+        assert s3.cli("ana", paths["ana"], "do", step, "--yes").returncode == 0
+    waiting = s3.cli("ana", paths["ana"], "do", "flip-dns", "--yes")
+    assert waiting.returncode == 1 and "approval" in waiting.stderr, waiting.stderr
+
+    monkeypatch.setenv("RUNBOOK_OPERATOR", "bo")
+    app = build_app(paths["bo"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app.open_step("flip-dns")  # its gate runs again here, as Bo's own look
+        await settle(pilot)
+
+        def title() -> str:
+            return str(app.screen.query_one("#title").render())
+
+        assert await within(pilot, 15, lambda: "needs 1 approval" in title())
+        assert app.screen.check_action("approve", ())
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert await within(pilot, 15, lambda: "needs 1 approval" not in title())
+    given = shared(prefix, "approval.given")
+    assert [r["operator"]["local_user"] for r in given] == ["bo"]
+    assert "assumed-role/cutover-approver/bo" in given[0]["details"]["approver"]
+    flipped = s3.cli("ana", paths["ana"], "do", "flip-dns", "--yes")
+    assert flipped.returncode == 0, flipped.stdout + flipped.stderr

@@ -1,0 +1,107 @@
+"""Taking a live lease over: only the holding the operator saw, and the displaced action
+pauses (real processes; the lease in the state directory and in S3 on moto)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook.acting import take_over
+from runbook.audit.verify import read_records
+from runbook.backend.remote import S3Lease
+from runbook.lease import Holder, LeaseChanged, RunLease
+from runbook.runtime import Runtime
+from tests.support import dnsworld as w
+from tests.support import s3backend as s3
+from tests.support.runbooks import base_runbook, write_runbook
+
+SOAK = {
+    "id": "soak",
+    "title": "Soak",
+    "phase": "cutover",
+    "action": {"kind": "wait", "seconds": 12},
+}
+
+
+def held(lease: RunLease, user: str) -> Holder:
+    mine, _dead = lease.acquire(local_user=user, aws_arn=None)
+    return mine
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_only_the_holding_seen_is_taken_over(aws: None, tmp_path: Path, where: str) -> None:
+    if where == "s3":
+        s3.make_bucket(s3.PLAIN, lock=False)
+        lease: RunLease = S3Lease(s3.store(s3.PLAIN, s3.run_prefix()), tmp_path)
+    else:
+        lease = RunLease(tmp_path)
+    first = held(lease, "ana")
+    lease.release(first)
+    second = held(lease, "cy")  # what the lease holds now: not what the operator saw
+    with pytest.raises(LeaseChanged, match="held by cy"):
+        lease.break_(expected_token=first.token)
+    assert lease.current() == second
+    assert lease.break_(expected_token=second.token) == second
+    assert lease.current() is None
+    with pytest.raises(LeaseChanged, match="nobody holds it"):
+        lease.break_(expected_token=second.token)
+
+
+def test_a_takeover_needs_a_reason_and_is_audited(aws: None, tmp_path: Path) -> None:
+    runtime = Runtime.open(write_runbook(tmp_path, base_runbook()))
+    try:
+        lease = RunLease(runtime.state_dir)
+        other = held(lease, "ana")
+        with pytest.raises(ValueError, match="say why"):
+            take_over(runtime, other, "  ")
+        assert lease.current() == other
+        assert take_over(runtime, other, "ana's laptop froze") == other
+        records = [r for r in read_records(runtime.audit.path) if r["event"] == "lease.taken_over"]
+        assert len(records) == 1
+        assert records[-1]["details"]["reason"] == "ana's laptop froze"
+        assert records[-1]["details"]["explicit"] is True
+        assert records[-1]["details"]["previous"]["local_user"] == "ana"
+        assert lease.current() is None
+    finally:
+        runtime.close()
+
+
+@pytest.mark.slow
+def test_lease_break_from_another_machine_pauses_the_wait_which_resumes_there(
+    moto_server: str, tmp_path: Path
+) -> None:
+    s3.make_bucket(s3.LOCKED, lock=True)
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    prefix = s3.run_prefix()
+    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=[SOAK])
+    driver = s3.start("ana", paths["ana"], "do", "soak", "--yes")
+    try:
+        lease_store = s3.store(s3.LOCKED, prefix)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = lease_store.get("lease.json")
+            if got is not None and json.loads(got[0]).get("local_user") == "ana":
+                break
+            time.sleep(0.2)
+        broken = s3.cli("bo", paths["bo"], "lease", "break", "--reason", "ana's laptop froze")
+        assert broken.returncode == 0, broken.stderr
+        _out, err = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 1, err
+    assert "paused: wait interrupted with" in err
+    assert "another operator took the run's lease over" in err
+    # Bo does the soak: the wait resumes with the time it had left, on his machine.
+    resumed = s3.cli("bo", paths["bo"], "do", "soak", "--yes")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resumed after an interruption" in resumed.stdout, resumed.stdout
+    events = [
+        (r["event"], r["operator"]["local_user"]) for r in s3.shared_records(s3.LOCKED, prefix)
+    ]
+    assert ("lease.broken", "bo") in events
+    assert events.index(("action.interrupted", "ana")) < events.index(("action.outcome", "bo"))
