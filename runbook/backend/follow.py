@@ -10,7 +10,6 @@ rebuilt whenever it does not continue the chain.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from runbook.audit.record import canonical
 from runbook.backend.remote import STATE_OBJECT
 from runbook.backend.s3 import S3Backend
 from runbook.backend.store import NotFound
-from runbook.durable import AppendOnlyFile, atomic_write_lines, last_line
+from runbook.durable import AppendOnlyFile, atomic_write_lines
 from runbook.lease import Holder
 
 SHARED_AUDIT_FILE = "shared-audit.jsonl"
@@ -75,22 +74,8 @@ class RunFollower:
         self._seq, self._hash = int(fresh[-1]["seq"]), str(fresh[-1]["hash"])
 
     def _open(self, fresh: list[dict[str, Any]]) -> AppendOnlyFile:
-        """The first look: the whole chain is in `fresh` (after seq 0)."""
-        tail = last_line(self.mirror) if self.mirror.exists() else None
-        if tail is not None:
-            try:
-                last = json.loads(tail)
-            except ValueError:
-                last = None
-            known = {int(r["seq"]): r for r in fresh}
-            if last is not None and known.get(int(last.get("seq", 0)), {}).get("hash") == last.get(
-                "hash"
-            ):
-                file = AppendOnlyFile(self.mirror)
-                with file.exclusive():
-                    for record in fresh[int(last["seq"]) :]:
-                        file.append(canonical(record) + b"\n", sync=False)
-                return file
+        """The first look holds the whole chain: the mirror is written anew from it, so
+        whatever was on disk (another run's, or edited) is not carried over."""
         atomic_write_lines(self.mirror, (canonical(r).decode() for r in fresh))
         return AppendOnlyFile(self.mirror)
 

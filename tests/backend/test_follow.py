@@ -1,0 +1,61 @@
+"""Following a shared run: each look brings what changed, and the local mirror of the shared
+chain stays the chain S3 holds (moto in-process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runbook.audit.verify import read_records, verify
+from runbook.backend.chain import SharedChain
+from runbook.backend.follow import RunFollower
+from runbook.backend.s3 import S3Backend
+from tests.support import s3backend as s3
+
+
+def record(n: int, who: str) -> dict[str, object]:
+    """A record's fields as the shared log's writers send them (the chain adds the rest)."""
+    return {
+        "time": f"2026-12-02T05:00:{n:02d}+00:00",
+        "run_id": "run-1",
+        "operator": {"local_user": who},
+        "environment": "rehearsal",
+        "step": None,
+        "event": "note",
+        "details": {"n": n},
+    }
+
+
+def test_each_look_brings_what_others_wrote_and_the_mirror_is_the_chain(
+    aws: None, tmp_path: Path
+) -> None:
+    s3.make_bucket(s3.PLAIN, lock=False)
+    url = f"s3://{s3.PLAIN}/{s3.run_prefix()}"
+    backend = S3Backend(s3.s3_client(), url, tmp_path)
+    other = SharedChain(s3.store(s3.PLAIN, url.split("/", 3)[3]))
+    for n in range(3):
+        other.append(record(n, "ana"))
+    follower = RunFollower(backend, tmp_path)
+
+    first = follower.poll()
+    assert first.first and first.state_changed is False and first.holder is None
+    assert [r["seq"] for r in first.new_records] == [1, 2, 3]
+    assert follower.poll().new_records == [] and not follower.poll().first
+
+    other.append(record(3, "ana"))
+    s3.store(s3.PLAIN, url.split("/", 3)[3]).create("state.json", b"{}")
+    later = follower.poll()
+    assert [r["seq"] for r in later.new_records] == [4] and later.state_changed
+    assert verify(follower.mirror).ok
+    assert [r["seq"] for r in read_records(follower.mirror)] == [1, 2, 3, 4]
+
+    # A mirror that no longer continues the chain (edited, or another run's) is rebuilt.
+    lines = follower.mirror.read_bytes().splitlines(keepends=True)
+    follower.mirror.write_bytes(b"".join(lines[:2]))
+    again = RunFollower(backend, tmp_path)
+    again.poll()
+    assert [r["seq"] for r in read_records(again.mirror)] == [1, 2, 3, 4]
+    follower.mirror.write_bytes(lines[0].replace(b"ana", b"eve"))  # a forged first record
+    forged = RunFollower(backend, tmp_path)
+    forged.poll()
+    assert verify(forged.mirror).ok
+    assert [r["operator"]["local_user"] for r in read_records(forged.mirror)] == ["ana"] * 4
