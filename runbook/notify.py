@@ -93,6 +93,7 @@ class Notifier:
         self.sessions = sessions
         self.audit = audit
         self._queue: queue.Queue[tuple[dict[str, Any], str] | None] = queue.Queue()
+        self._sending: dict[str, Any] | None = None  # the record whose send is under way
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
         self._thread.start()
 
@@ -104,17 +105,35 @@ class Notifier:
             self._queue.put((record, text))
 
     def close(self) -> None:
+        """Give the sends still queued `CLOSE_WAIT_S`, then audit each one not done: a dead
+        webhook that never answers fails only after its timeout, after the process left."""
         self._queue.put(None)
         self._thread.join(CLOSE_WAIT_S)
+        if not self._thread.is_alive():
+            return
+        dropped = [self._sending] if self._sending is not None else []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                dropped.append(item[0])
+        why = TimeoutError(f"not confirmed sent: still waiting after {CLOSE_WAIT_S:.0f}s at exit")
+        for record in dropped:
+            for channel, _send in self._channels():
+                self._failed(channel, record, why)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             record, text = item
+            self._sending = record
             for channel, send in self._channels():
                 try:
                     send(record, text)
                 except Exception as exc:  # best effort: any failure is audited, never raised
                     self._failed(channel, record, exc)
+            self._sending = None
 
     def _channels(self) -> list[tuple[str, Callable[[dict[str, Any], str], None]]]:
         found: list[tuple[str, Callable[[dict[str, Any], str], None]]] = []

@@ -4,6 +4,7 @@ an SNS topic (moto) gets the same, read back through an SQS subscription."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,18 @@ def test_an_sns_topic_gets_the_flip(tmp_path: Path) -> None:
     subjects = sorted(m["Subject"] for m in messages)
     assert any("DNS flip starting" in s for s in subjects), subjects
     assert any("DNS flip done" in s for s in subjects), subjects
+
+
+def test_a_webhook_that_never_answers_is_audited_when_the_process_closes(tmp_path: Path) -> None:
+    with socket.socket() as hung:  # accepts (the kernel's backlog) and never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/hook"
+        runtime = flipped_run(tmp_path, {"webhook_url": url})
+        runtime.close()  # the flip's two sends are still waiting on the webhook
+    failed = [r for r in read_records(runtime.audit.path) if r["event"] == "notify.failed"]
+    assert [(f["details"]["channel"], f["details"]["about"]) for f in failed] == [
+        ("webhook", "action.intent"),
+        ("webhook", "action.outcome"),
+    ]
+    assert all("not confirmed sent" in f["details"]["error"] for f in failed)
