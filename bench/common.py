@@ -203,9 +203,19 @@ class ExternalEmulator:
 
 
 @contextmanager
-def external_emulator(region: str = "us-east-1") -> Iterator[ExternalEmulator]:
+def external_emulator(
+    region: str = "us-east-1", *, processes: int = 0
+) -> Iterator[ExternalEmulator]:
+    """The emulator in a child process; with `processes`, that many answer at once
+    (stateless reads only: `bench._emulator_child`)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench._emulator_child", region],
+        [
+            sys.executable,
+            "-m",
+            "bench._emulator_child",
+            region,
+            *(["--processes", str(processes)] if processes else []),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
