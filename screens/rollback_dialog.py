@@ -75,9 +75,7 @@ class RollbackDialog:
         def premise() -> str | None:
             if _stamp(path) != taken:
                 return "the flip took a new snapshot meanwhile"
-            return (
-                None if engine is None else engine.changed_since(None, rolled_back_at, lease=False)
-            )
+            return None if engine is None else engine.changed_since(None, rolled_back_at)
 
         dialog = ConfirmScreen(
             question,
