@@ -124,6 +124,7 @@ class RunbookApp(
         self.last_rollback: RollbackResult | None = None
         self.identity_ok: bool | None = None
         self.approval_missing: dict[str, str] = {}
+        self.others_gates: dict[str, str] = {}
         self.notes: list[str] = []
         self._cancel = threading.Event()
         if self.settings.keymap:

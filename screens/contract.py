@@ -61,6 +61,7 @@ class RunbookAppApi(Protocol):
     lease_holder: Holder | None  # another process acting now, as last seen
     shared_trouble: str | None  # why the run's S3 backend did not answer the last look
     approval_missing: dict[str, str]  # step -> why its action still waits for approvals
+    others_gates: dict[str, str]  # step -> the newest gate another machine ran, in words
 
     def open_step(self, step_id: str) -> None: ...
     def needs_approval(self, step_id: str) -> bool: ...

@@ -51,6 +51,7 @@ class RunFollowing:
     follower: RunFollower | None = None
     lease_holder: Holder | None = None  # another process's holding, as last seen
     shared_trouble: str | None = None  # why S3 did not answer the last look
+    others_gates: dict[str, str]  # step -> the newest gate another machine ran, in words
 
     if TYPE_CHECKING:  # from App
 
@@ -100,11 +101,33 @@ class RunFollowing:
             return
         holder = update.holder if update.holder is not None and update.holder.alive() else None
         self._seen(holder if holder is None or not is_mine(holder) else None)
+        self._note_others_gates(update.new_records)
         if not update.first:
             self._say_what_others_did(update.new_records)
         if update.state_changed or update.new_records or was is not None:
             close_stale_questions(self)  # type: ignore[arg-type]
             self.broadcast()
+
+    def _note_others_gates(self, records: list[dict[str, Any]]) -> None:
+        """Each step's newest gate on another machine: what the overview shows for a step
+        this app has not checked itself."""
+        from runbook.formatting import printable
+
+        runtime = self.runtime
+        mine = getattr(getattr(runtime and runtime.backend, "sink", None), "writer", None)
+        for record in records:
+            details = record.get("details") or {}
+            step = record.get("step")
+            if record.get("event") != "gate.finished" or not isinstance(step, str):
+                continue
+            if (details.get("origin") or {}).get("writer") in (None, mine):
+                continue
+            statuses = details.get("statuses") or {}
+            bad = [f"{c} {s}" for c, s in statuses.items() if s in ("fail", "error")]
+            who = (record.get("operator") or {}).get("local_user") or "?"
+            at = str(record.get("time", ""))[11:16]
+            said = "passed" if details.get("passed") else "blocked: " + ", ".join(bad)
+            self.others_gates[step] = printable(f"{who}'s gate at {at}Z {said}")
 
     def _say_what_others_did(self, records: list[dict[str, Any]]) -> None:
         """What the others did that people must hear of (the notifications' headlines)."""

@@ -97,6 +97,8 @@ class OverviewScreen(Searchable, RunbookScreen):
             previous_phase = step.phase
             manual = step.action.kind == "manual"
             note, status_cell = self.waiver_note(saved, status)
+            if not note and status != StepStatus.DONE:
+                note = app.others_gates.get(step.id, "")  # a team run: the driver's gate
             title = clip(step.title + ("  (any order)" if step.independent else ""), room)
             for column, value in (
                 ("phase", Text(phase, style="bold")),

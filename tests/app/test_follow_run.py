@@ -189,6 +189,14 @@ async def test_the_second_person_approves_the_flip_from_the_app(
     app = build_app(paths["bo"])
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
+        steps = app.screen.query_one("#steps", DataTable)
+
+        def note() -> str:
+            return str(steps.get_cell("flip-dns", "note"))
+
+        # The overview shows Ana's gate of the flip beside Bo's own.
+        assert await within(pilot, 10, lambda: "ana's gate at" in note())
+        assert note().endswith("Z passed")
         app.open_step("flip-dns")  # its gate runs again here, as Bo's own look
         await settle(pilot)
 
