@@ -43,9 +43,9 @@ def lease_text(app: Any, now: float) -> Text | None:
     else:
         return None
     if app.shared_trouble is not None:
-        text = Text(f"{backend.description} not answering: ", style="bold white on red")
-        text.append(app.shared_trouble)
-        text.append(" · working from this machine's mirror; rollback does not wait on S3")
+        text = Text("S3 not answering", style="bold white on red")
+        text.append(": this machine works from its mirror; rollback never waits on S3. ")
+        text.append(f"{backend.description}: {app.shared_trouble}", style="dim")
     return text
 
 

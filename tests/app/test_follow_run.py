@@ -21,6 +21,7 @@ from screens.review import ReviewScreen
 from screens.takeover import TakeOverScreen
 from tests.support import dnsworld as w
 from tests.support import s3backend as s3
+from tests.support.aws import free_port
 from tests.support.pilot import settle, type_text, within
 from tests.support.runbooks import base_runbook, write_runbook
 
@@ -215,3 +216,21 @@ async def test_the_second_person_approves_the_flip_from_the_app(
     assert "assumed-role/cutover-approver/bo" in given[0]["details"]["approver"]
     flipped = s3.cli("ana", paths["ana"], "do", "flip-dns", "--yes")
     assert flipped.returncode == 0, flipped.stdout + flipped.stderr
+
+
+async def test_s3_not_answering_is_said_on_every_screen_and_the_run_still_opens(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    closed = f"http://127.0.0.1:{free_port()}"  # nobody listens: S3 is out of reach
+    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{s3.run_prefix()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", closed)
+    app = build_app(paths["ana"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert await within(pilot, 20, lambda: "not answering" in lease_line(app))
+        assert "rollback never waits on S3" in lease_line(app), lease_line(app)
+        app.open_step("verify-accounts")
+        await settle(pilot)
+        assert "not answering" in lease_line(app)
