@@ -30,9 +30,10 @@ from runbook.durable import TAIL_CHUNK
 from runbook.formatting import plural
 
 _HASH_MEMBER = b',"hash":"'
-_HASH_END = len(_HASH_MEMBER) + 64  # where a stored SHA-256's closing quote is
 _PREV_MEMBER = b',"prev_hash":"'
 _SEQ_MEMBER = b',"seq":'
+_QUOTE = ord('"')  # after a member's 64 hex digits
+VERIFY_CHUNK = 1 << 20  # bytes read at a time; a chunk ends on a line boundary
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,22 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
 
 
 def verify(path: Path) -> VerifyReport:
-    """Walk the chain; name the first bad record and why."""
-    lines = path.read_bytes().split(b"\n")
-    torn = lines.pop()  # b"" when the file ends with a newline; else a line cut short
+    """Walk the chain; name the first bad record and why.
+
+    Read in chunks of whole lines: a long log never sits in memory whole, and each
+    chunk's lines are walked while they are in the processor's cache.
+    """
     prev = GENESIS
     count = 0  # records verified; the next is line and seq count + 1
-    while count < len(lines):
-        count, prev = _as_stored(lines, count, prev)
-        if count == len(lines):
-            break
-        problem, prev_or_head = _link(lines[count], count + 1, prev)
-        if problem is not None:
-            reason, seq = problem
-            return VerifyReport(False, count, prev, seq, count + 1, reason)
-        prev = prev_or_head
-        count += 1
+    torn = b""  # after the last newline: b"" for a log that ends with one
+    with open(path, "rb") as handle:
+        while chunk := handle.read(VERIFY_CHUNK):
+            lines = (torn + chunk).split(b"\n")
+            torn = lines.pop()
+            walked, prev, report = _walk(lines, count, prev)
+            if report is not None:
+                return report
+            count += walked
     if torn:
         return VerifyReport(
             ok=False,
@@ -96,32 +98,53 @@ def verify(path: Path) -> VerifyReport:
     return VerifyReport(ok=True, count=count, head_hash=prev if count else GENESIS)
 
 
-def _as_stored(lines: Sequence[bytes], start: int, prev: str) -> tuple[int, str]:
+def _walk(lines: Sequence[bytes], before: int, prev: str) -> tuple[int, str, VerifyReport | None]:
+    """Verify complete lines that follow `before` good records: (walked, head, failure)."""
+    index = 0
+    while index < len(lines):
+        index, prev = _as_stored(lines, index, prev, before)
+        if index == len(lines):
+            break
+        number = before + index + 1
+        problem, prev_or_head = _link(lines[index], number, prev)
+        if problem is not None:
+            reason, seq = problem
+            return index, prev, VerifyReport(False, before + index, prev, seq, number, reason)
+        prev = prev_or_head
+        index += 1
+    return index, prev, None
+
+
+def _as_stored(lines: Sequence[bytes], start: int, prev: str, before: int) -> tuple[int, str]:
     """Walk good links from `lines[start]` by their bytes: (where it stopped, the head).
 
-    A line passes when its `prev_hash` and `seq` link it and the SHA-256 of the line
-    without its hash member is the stored hash. The writer sorts keys, so the last
-    `prev_hash` and `seq` members are the record's own (only strings follow them,
-    which hold no unescaped quote) and its hash member is the last before
-    `prev_hash` (a `"hash"` key in the details comes earlier). Stopping is never a
-    verdict: `_link` then decides that line, and names the problem, as it always did.
+    `lines[i]` is seq `before + i + 1`. A line passes when its `prev_hash` and `seq`
+    link it and the SHA-256 of the line without its hash member is the stored hash.
+    The writer sorts keys, so the last `prev_hash` and `seq` members are the record's
+    own (only strings follow them, which hold no unescaped quote) and its hash member
+    is the last before `prev_hash` (a `"hash"` key in the details comes earlier).
+    Stopping is never a verdict: `_link` then decides that line, and names the
+    problem, as it always did.
     """
     sha256 = hashlib.sha256
     head = prev.encode()
+    prev_at, seq_at, hash_at = len(_PREV_MEMBER), len(_SEQ_MEMBER), len(_HASH_MEMBER)
     for index in range(start, len(lines)):
         raw = lines[index]
         at = raw.rfind(_PREV_MEMBER)
-        linked = at > 0 and raw[at + len(_PREV_MEMBER) : at + len(_PREV_MEMBER) + 65] == head + b'"'
-        seq_at = raw.rfind(_SEQ_MEMBER, at) if linked else -1
-        if seq_at < 0 or not raw.startswith(b'%s%d,"' % (_SEQ_MEMBER, index + 1), seq_at):
+        if at < 0 or not raw.startswith(head, at + prev_at) or raw[at + prev_at + 64] != _QUOTE:
+            return index, head.decode()
+        seq = raw.rfind(_SEQ_MEMBER, at)
+        expected = b"%d," % (before + index + 1)
+        if seq < 0 or not raw.startswith(expected, seq + seq_at):
             return index, head.decode()
         member = raw.rfind(_HASH_MEMBER, 0, at)
-        if member < 0 or raw[member + _HASH_END : member + _HASH_END + 1] != b'"':
+        if member < 0 or raw[member + hash_at + 64] != _QUOTE:
             return index, head.decode()
-        stored = raw[member + len(_HASH_MEMBER) : member + _HASH_END]
         digest = sha256(raw[:member])
-        digest.update(raw[member + _HASH_END + 1 :])
-        if digest.hexdigest().encode() != stored:
+        digest.update(raw[member + hash_at + 65 :])
+        stored = digest.hexdigest().encode()
+        if not raw.startswith(stored, member + hash_at):
             return index, head.decode()
         head = stored
     return len(lines), head.decode()

@@ -28,7 +28,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "written-before-orjson.jsonl"
 HEAD = "2bc79d2b2b9e9969630f5759452b09bbe8f977f5a4230973176a82ed4185be2b"
 
 
-def parse_every_line(lines: object, start: int, prev: str) -> tuple[int, str]:
+def parse_every_line(lines: object, start: int, prev: str, before: int) -> tuple[int, str]:
     """Stands in for the bytes-only fast path: every line goes to the standard library."""
     return start, prev
 

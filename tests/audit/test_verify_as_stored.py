@@ -136,3 +136,26 @@ def test_a_line_from_another_run_is_refused(tmp_path: Path) -> None:
     report = verify(ours)
     assert (report.ok, report.bad_line, report.bad_seq) == (False, 3, 3)
     assert report.reason is not None and "prev_hash does not match" in report.reason
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 4096])
+def test_chunks_of_any_size_give_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Lines cut across reads: the same count, head, faults and line numbers."""
+    path = tmp_path / "audit.jsonl"
+    lines = written(path, steps=9)
+    whole = verify(path)
+    monkeypatch.setattr(verify_module, "VERIFY_CHUNK", chunk)
+    assert verify(path) == whole
+    assert (whole.ok, whole.count, whole.head_hash) == (True, 9, head_of(lines[-1]))
+
+    lines[6] = other_hash(lines[6])
+    path.write_bytes(b"".join(lines[:-1]) + lines[-1][:50])
+    report = verify(path)
+    assert (report.ok, report.bad_line, report.bad_seq, report.count) == (False, 7, 7, 6)
+    assert report.head_hash == head_of(lines[5])
+
+    path.write_bytes(b"".join(lines[:6]) + lines[7][:30])
+    report = verify(path)
+    assert (report.ok, report.torn_tail, report.count, report.bad_line) == (False, True, 6, 7)
