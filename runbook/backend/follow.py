@@ -2,7 +2,9 @@
 
 The app polls this every few seconds for a run on S3: the state object's ETag (a
 HEAD), the lease (who is acting now, from where) and the audit records after the
-last one seen. The records land in `shared-audit.jsonl` in the state directory, a
+last one seen; when the state changed and this machine has no DNS snapshot, the
+shared one (another machine flipped), so that the rollback key works here too.
+The records land in `shared-audit.jsonl` in the state directory, a
 mirror of the shared chain as S3 holds it, which the app's timeline reads and
 `runbook audit verify` checks like any log. S3 stays the truth: the mirror is
 rebuilt whenever it does not continue the chain.
@@ -15,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook.audit.record import canonical
-from runbook.backend.remote import STATE_OBJECT
+from runbook.backend.remote import STATE_OBJECT, pull_snapshot
 from runbook.backend.s3 import S3Backend
 from runbook.backend.store import NotFound
+from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.durable import AppendOnlyFile, atomic_write_lines
 from runbook.lease import Holder
 
@@ -40,6 +43,7 @@ class RunFollower:
     def __init__(self, backend: S3Backend, state_dir: Path) -> None:
         self.backend = backend
         self.mirror = state_dir / SHARED_AUDIT_FILE
+        self.snapshot = state_dir / SNAPSHOT_FILE
         self._etag: str | None = None
         self._seq = 0
         self._hash: str | None = None
@@ -53,6 +57,8 @@ class RunFollower:
         except NotFound:
             etag = None
         changed, self._etag = etag != self._etag, etag
+        if changed and not self.snapshot.exists():  # another machine may have flipped:
+            pull_snapshot(self.backend.store, self.snapshot)  # our rollback key needs it
         holder = self.backend.lease().current()
         fresh = self.backend.chain.records(after=self._seq)
         if fresh:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from runbook.audit.verify import read_records, verify
 from runbook.state import StepStatus
 from screens.app import RunbookApp, build_app
+from screens.dnsline import DnsLine
 from screens.leaseline import LeaseLine
 from screens.review import ReviewScreen
 from screens.takeover import TakeOverScreen
@@ -37,6 +38,10 @@ SOAK = {
 
 def lease_line(app: RunbookApp) -> str:
     return str(app.screen.query_one(LeaseLine).render())
+
+
+def dns_line(app: RunbookApp) -> str:
+    return str(app.screen.query_one(DnsLine).render())
 
 
 def timeline(app: RunbookApp) -> list[tuple[str, str, str]]:
@@ -211,11 +216,23 @@ async def test_the_second_person_approves_the_flip_from_the_app(
         await pilot.press("y")
         await settle(pilot)
         assert await within(pilot, 15, lambda: "needs 1 approval" not in title())
-    given = shared(prefix, "approval.given")
-    assert [r["operator"]["local_user"] for r in given] == ["bo"]
-    assert "assumed-role/cutover-approver/bo" in given[0]["details"]["approver"]
-    flipped = s3.cli("ana", paths["ana"], "do", "flip-dns", "--yes")
-    assert flipped.returncode == 0, flipped.stdout + flipped.stderr
+        given = shared(prefix, "approval.given")
+        assert [r["operator"]["local_user"] for r in given] == ["bo"]
+        assert "assumed-role/cutover-approver/bo" in given[0]["details"]["approver"]
+
+        # Ana flips on her machine; Bo's rollback key brings DNS back from his.
+        flipped = await asyncio.to_thread(s3.cli, "ana", paths["ana"], "do", "flip-dns", "--yes")
+        assert flipped.returncode == 0, flipped.stdout + flipped.stderr
+        assert await within(pilot, 15, lambda: "→ target" in dns_line(app))
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("y")
+        assert await within(pilot, 30, lambda: "→ source again" in dns_line(app))
+    assert w.records(session, zone)[0]["ResourceRecords"] == w.simple()["ResourceRecords"]
+    rolled = shared(prefix, "rollback.outcome")
+    assert [(r["operator"]["local_user"], r["details"]["confirmed"]) for r in rolled] == [
+        ("bo", True)
+    ]
 
 
 async def test_s3_not_answering_is_said_on_every_screen_and_the_run_still_opens(
