@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,8 @@ def sns_config() -> Config:
 
 
 def post_json(url: str, body: bytes, timeout: float) -> None:
+    import urllib.request  # with the first webhook, not before the app's first paint
+
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
