@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from runbook.audit.verify import read_records
-from runbook.formatting import duration, parse_time
+from runbook.formatting import duration, parse_time, plural
 from runbook.model import Runbook
 
 if TYPE_CHECKING:
@@ -121,41 +121,38 @@ def _age(value: Any, now: datetime) -> float:
 
 def missing(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
     """Why the step's action may not run yet for lack of approvals, or None."""
-    waived = rt.state.step(step_id).waiver is not None
-    need = required(rt.model, step_id, waived=waived, team=_team(rt))
-    if need == 0:
+    if _needed(rt, step_id) == 0:
         return None
     actor = rt.audit.operator.get("aws_arn")
     if not actor:
         return "approval is required, but this operator's AWS identity is not verified yet"
     if rt.backend is not None and not rt.backend.flush(FLUSH_S):
         return "approvals cannot be counted: the run backend did not answer; nothing was done"
-    records = _records(rt)
-    got = approvers(records, step_id, actor, max_age_s=max_age_s)
-    if len(got) >= need:
-        return None
-    what = "its waiver" if waived else "its gate"
-    return (
-        f"needs {need} approval(s) by another AWS principal since {what} "
-        f"({len(got)} so far): `runbook approve {step_id}`, or `p` on the step in the app, "
-        "from their machine"
-    )
+    return _lacking(rt, step_id, actor, max_age_s)
 
 
 def outstanding(rt: Runtime, step_id: str, *, max_age_s: float) -> str | None:
     """For a screen anyone looks at: the approvals the step still lacks, whoever will act
     (`missing` is the acting operator's view: their own approval never counts)."""
+    return _lacking(rt, step_id, None, max_age_s) if _needed(rt, step_id) else None
+
+
+def _needed(rt: Runtime, step_id: str) -> int:
     waived = rt.state.step(step_id).waiver is not None
-    need = required(rt.model, step_id, waived=waived, team=_team(rt))
-    if need == 0:
-        return None
-    got = approvers(_records(rt), step_id, None, max_age_s=max_age_s)
+    return required(rt.model, step_id, waived=waived, team=_team(rt))
+
+
+def _lacking(rt: Runtime, step_id: str, actor: str | None, max_age_s: float) -> str | None:
+    need = _needed(rt, step_id)
+    got = approvers(_records(rt), step_id, actor, max_age_s=max_age_s)
     if len(got) >= need:
         return None
-    what = "its waiver" if waived else "its gate"
+    what = "its waiver" if rt.state.step(step_id).waiver is not None else "its gate"
     return (
-        f"needs {need} approval(s) by another AWS principal since {what} ({len(got)} so far): "
-        f"`p` here, or `runbook approve {step_id}`, from a machine other than the driver's"
+        f"needs {plural(need, 'approval')} by another AWS principal since {what} "
+        f"({len(got)} so far): "
+        f"`runbook approve {step_id}`, or `p` on the step in the app, from another machine "
+        "than the driver's"
     )
 
 

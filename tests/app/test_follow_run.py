@@ -5,7 +5,6 @@ explicitly and audited, which pauses the driver's wait."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -54,22 +53,11 @@ def shared(prefix: str, event: str) -> list[dict[str, Any]]:
     return [r for r in s3.shared_records(s3.LOCKED, prefix) if r["event"] == event]
 
 
-def holds(prefix: str, person: str) -> bool:
-    got = s3.store(s3.LOCKED, prefix).get("lease.json")
-    return got is not None and json.loads(got[0]).get("local_user") == person
-
-
 @pytest.mark.parametrize("size", [(80, 24)])
 async def test_bo_follows_ana_and_takes_the_lease_over(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    s3.make_bucket(s3.LOCKED, lock=True)
-    session = w.dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, w.simple())
-    prefix = s3.run_prefix()
-    steps = [base_runbook()["steps"][0], SOAK]
-    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
+    paths, prefix, _zone, _session = s3.team_world(tmp_path, [base_runbook()["steps"][0], SOAK])
     monkeypatch.setenv("RUNBOOK_OPERATOR", "bo")
     app = build_app(paths["bo"])
     driver: subprocess.Popen[str] | None = None
@@ -105,7 +93,7 @@ async def test_bo_follows_ana_and_takes_the_lease_over(
             # Ana starts the soak: Bo sees her acting, and takes the lease over.
             assert not app.check_action("take_over", ())
             driver = s3.start("ana", paths["ana"], "do", "soak", "--yes")
-            assert await within(pilot, 30, lambda: holds(prefix, "ana"))
+            assert await within(pilot, 30, lambda: s3.holds(prefix, "ana"))
             assert await within(pilot, 10, lambda: "Acting now: ana" in lease_line(app))
             assert app.check_action("take_over", ())
             await pilot.press("T")
@@ -179,13 +167,8 @@ async def test_a_shell_acting_on_a_local_run_is_shown_and_can_be_taken_over(
 async def test_the_second_person_approves_the_flip_from_the_app(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.make_bucket(s3.LOCKED, lock=True)
-    session = w.dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, w.simple())
-    prefix = s3.run_prefix()
     steps = [{**s, "approvals": 1} if s["id"] == "flip-dns" else s for s in base_runbook()["steps"]]
-    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
+    paths, prefix, zone, session = s3.team_world(tmp_path, steps)
     for step in ("verify-accounts", "lower-ttl"):
         assert s3.cli("ana", paths["ana"], "do", step, "--yes").returncode == 0
     waiting = s3.cli("ana", paths["ana"], "do", "flip-dns", "--yes")
@@ -195,10 +178,10 @@ async def test_the_second_person_approves_the_flip_from_the_app(
     app = build_app(paths["bo"])
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        steps = app.screen.query_one("#steps", DataTable)
+        table = app.screen.query_one("#steps", DataTable)
 
         def note() -> str:
-            return str(steps.get_cell("flip-dns", "note"))
+            return str(table.get_cell("flip-dns", "note"))
 
         # The overview shows Ana's gate of the flip beside Bo's own.
         assert await within(pilot, 10, lambda: "ana's gate at" in note())

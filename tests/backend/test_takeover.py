@@ -3,8 +3,6 @@ pauses (real processes; the lease in the state directory and in S3 on moto)."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ from runbook.audit.verify import read_records
 from runbook.backend.remote import S3Lease
 from runbook.lease import Holder, LeaseChanged, RunLease
 from runbook.runtime import Runtime
-from tests.support import dnsworld as w
 from tests.support import s3backend as s3
 from tests.support.runbooks import base_runbook, write_runbook
 
@@ -73,20 +70,10 @@ def test_a_takeover_needs_a_reason_and_is_audited(aws: None, tmp_path: Path) -> 
 def test_lease_break_from_another_machine_pauses_the_wait_which_resumes_there(
     moto_server: str, tmp_path: Path
 ) -> None:
-    s3.make_bucket(s3.LOCKED, lock=True)
-    session = w.dns_session(False)
-    zone = w.make_zone(session)
-    prefix = s3.run_prefix()
-    paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=[SOAK])
+    paths, prefix, _zone, _session = s3.team_world(tmp_path, [SOAK])
     driver = s3.start("ana", paths["ana"], "do", "soak", "--yes")
     try:
-        lease_store = s3.store(s3.LOCKED, prefix)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            got = lease_store.get("lease.json")
-            if got is not None and json.loads(got[0]).get("local_user") == "ana":
-                break
-            time.sleep(0.2)
+        s3.wait_for_holder(prefix, "ana")
         broken = s3.cli("bo", paths["bo"], "lease", "break", "--reason", "ana's laptop froze")
         assert broken.returncode == 0, broken.stderr
         _out, err = driver.communicate(timeout=60)

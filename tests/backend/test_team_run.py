@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +91,7 @@ def test_a_second_do_is_refused_naming_the_holder_and_a_killed_holder_is_taken_o
     _paths, zone = world(tmp_path, prefix)
     paths = s3.team_runbooks(tmp_path, zone, f"s3://{s3.LOCKED}/{prefix}", steps=steps)
     holder = s3.start("ana", paths["ana"], "do", "soak", "--yes")
-    lease_store = s3.store(s3.LOCKED, prefix)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        got = lease_store.get("lease.json")
-        if got is not None and json.loads(got[0]).get("local_user") == "ana":
-            break
-        time.sleep(0.2)
+    s3.wait_for_holder(prefix, "ana")
     refused = s3.cli("bo", paths["bo"], "do", "soak", "--yes")
     assert refused.returncode == 1
     assert "held by ana" in refused.stderr, refused.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,31 @@ def assert_each_local_record_once(records: list[dict[str, Any]], state_dir: Path
     assert sorted(o["local_seq"] for o in mine) == [r["seq"] for r in local]
     by_seq = {r["seq"]: r["hash"] for r in local}
     assert all(by_seq[o["local_seq"]] == o["local_hash"] for o in mine)
+
+
+def team_world(
+    tmp_path: Path, steps: list[dict[str, Any]] | None = None, **backend: Any
+) -> tuple[dict[str, Path], str, str, Any]:
+    """A fresh run of two people on the locked bucket: (runbooks, prefix, zone, DNS session)."""
+    from tests.support import dnsworld as w
+
+    make_bucket(LOCKED, lock=True)
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    prefix = run_prefix()
+    paths = team_runbooks(tmp_path, zone, f"s3://{LOCKED}/{prefix}", steps=steps, **backend)
+    return paths, prefix, zone, session
+
+
+def holds(prefix: str, person: str) -> bool:
+    """Whether `person` holds the run's lease in S3 now."""
+    got = store(LOCKED, prefix).get("lease.json")
+    return got is not None and json.loads(got[0]).get("local_user") == person
+
+
+def wait_for_holder(prefix: str, person: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not holds(prefix, person):
+        assert time.monotonic() < deadline, f"{person} never took the lease"
+        time.sleep(0.2)
