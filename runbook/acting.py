@@ -50,7 +50,17 @@ def holding_lease(rt: Runtime, step_id: str) -> Iterator[threading.Event]:
             reason="its holder is dead (process gone, or no heartbeat)",
         )
     lost = threading.Event()
-    with lease.heartbeat(mine, on_lost=lost.set):
+
+    def on_lost() -> None:  # in the heartbeat's thread: the log says when this one knew
+        lost.set()
+        rt.audit.record(
+            EventName.LEASE_LOST,
+            step=step_id,
+            reason="another operator took the run's lease over (or broke it); a wait or a "
+            "watch pauses here, an action already sending finishes",
+        )
+
+    with lease.heartbeat(mine, on_lost=on_lost):
         try:
             yield lost
         except ActionInterrupted as exc:

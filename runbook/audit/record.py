@@ -58,6 +58,7 @@ class EventName(enum.StrEnum):
     AUDIT_TORN_TAIL_DISCARDED = "audit.torn_tail_discarded"
     LEASE_TAKEN_OVER = "lease.taken_over"  # its holder was dead, or explicit with a reason
     LEASE_BROKEN = "lease.broken"  # `runbook lease break`, with a reason
+    LEASE_LOST = "lease.lost"  # an acting process found its lease taken over
 
 
 def names_of(value: Any) -> list[str]:

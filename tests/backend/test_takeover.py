@@ -96,4 +96,10 @@ def test_lease_break_from_another_machine_pauses_the_wait_which_resumes_there(
         (r["event"], r["operator"]["local_user"]) for r in s3.shared_records(s3.LOCKED, prefix)
     ]
     assert ("lease.broken", "bo") in events
+    broken_at = events.index(("lease.broken", "bo"))
+    assert (
+        broken_at
+        < events.index(("lease.lost", "ana"))
+        < events.index(("action.interrupted", "ana"))
+    )
     assert events.index(("action.interrupted", "ana")) < events.index(("action.intent", "bo"))
