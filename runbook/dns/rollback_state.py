@@ -29,7 +29,10 @@ def rollback_patch(confirmed: bool, reset_steps: tuple[str, ...], at: datetime) 
     patch: dict[str, Any] = {"dns": dns}
     if confirmed:
         dns["flipped_at"] = None
-        patch["steps"] = {s: {"status": PENDING, "note": ROLLED_BACK_NOTE} for s in reset_steps}
+        # A waiver given before the rollback waived a gate of a world that has changed:
+        # each step done again needs its gate to pass again, or a new waiver (audited).
+        again = {"status": PENDING, "note": ROLLED_BACK_NOTE, "waiver": None}
+        patch["steps"] = {s: dict(again) for s in reset_steps}
     return patch
 
 

@@ -175,7 +175,7 @@ def test_the_json_patch_writes_what_the_model_path_writes(tmp_path: Path, confir
     after = saved(as_json)
     assert after.dns.rollback_confirmed is confirmed
     assert (after.dns.flipped_at is None) is confirmed
-    assert after.step("watch").waiver == "kept"
+    assert after.step("watch").waiver == (None if confirmed else "kept")  # voided when reset
     expected = StepStatus.PENDING if confirmed else StepStatus.DONE
     assert after.step("flip-dns").status == expected
 
@@ -192,3 +192,15 @@ def test_a_state_the_model_cannot_read_is_not_written(tmp_path: Path, text: str)
     with pytest.raises(ValueError):
         JsonStateFile(path).update(lambda s: apply_patch(s, patch))
     assert path.read_text() == text
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_a_confirmed_rollback_voids_the_waivers_of_the_steps_it_resets(confirmed: bool) -> None:
+    state = RunState()
+    state.step("flip-dns").waiver = "rehearsal: TTL lowered an hour ago"
+    state.step("lower-ttl").waiver = "kept: before the flip"
+    apply_patch(state, rollback_patch(confirmed, ("flip-dns",), datetime.now(UTC)))
+    assert state.step("flip-dns").waiver == (
+        None if confirmed else "rehearsal: TTL lowered an hour ago"
+    )
+    assert state.step("lower-ttl").waiver == "kept: before the flip"
