@@ -150,7 +150,7 @@ def cmd_do(args: argparse.Namespace) -> int:
             question = f"Confirm: {step.action.confirm}"
         else:
             env = runtime.model.migration.environment
-            question = f"Run {step.action.kind} for step {step.id!r} ({env})?"
+            question = f"{step.action.label}: step {step.id!r} ({env})?"
         if not args.yes and (preview := preview_text(runtime, step)) is not None:
             print(preview)  # what will change, read now: the app's dialog says the same
         if not confirm(question, args.yes):

@@ -56,6 +56,7 @@ def test_do_prints_the_record_sets_before_and_after_then_asks(
     )
     assert preview in out
     assert out.index(preview) < out.index("[y/N]")  # shown before the question
+    assert "Flip DNS: step 'flip-dns' (rehearsal)? [y/N]" in out  # the action's words
     assert f"Flip DNS: app.example.com. in hosted zone {zone}" in out
     assert w.records(w.dns_session(False), zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
     assert "Traceback" not in out + err
