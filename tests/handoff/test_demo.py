@@ -17,7 +17,7 @@ STEPS = ("verify-accounts", "connect-networks", "replicate-database", "migrate-u
 
 
 def test_demo_handoff_names_the_seeded_resources(tmp_path: Path) -> None:
-    with Demo(tmp_path / "demo") as demo:
+    with Demo(tmp_path / "demo", users=60) as demo:  # few users: the pools are not its subject
         world, path = demo.world, demo.runbook_path
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):

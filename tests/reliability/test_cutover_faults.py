@@ -12,6 +12,7 @@ from runbook.dns.records import read_record_sets
 from screens.app import DemoHooks, build_app
 from screens.confirm import ConfirmScreen
 from screens.messages import RollbackFinished
+from tests.support.demowalk import walk_demo_headless
 from tests.support.faults import Injector
 from tests.support.pilot import Messages, settle, walk_demo
 
@@ -23,6 +24,9 @@ async def test_faults_during_flip_and_rollback(
     tmp_path: Path, messages: Messages, rollback_faults: int
 ) -> None:
     with Demo(tmp_path / "demo", users=40, feeder_interval_s=1.0) as demo:
+        # The steps before the flip are not this test's subject (the demo pilot walks
+        # them in the app): they are done through the engine, then the app opens the run.
+        walk_demo_headless(demo, stop_before="flip-dns")
         hooks = DemoHooks(fixes=demo.fixes(), hints=demo.hints, banner=demo.banner)
         app = build_app(demo.runbook_path, demo=hooks)
         assert app.runtime is not None
@@ -34,7 +38,7 @@ async def test_faults_during_flip_and_rollback(
         target.events.register("before-send.route53", flip_faults)
         async with app.run_test(size=(130, 45), message_hook=messages) as pilot:
             await settle(pilot)
-            await walk_demo(pilot, stop_before="verify-traffic")
+            await walk_demo(pilot, start_at="flip-dns", stop_before="verify-traffic")
             assert flip_faults.injected == 2
             world = demo.world
             r53 = world.client("target", "route53")

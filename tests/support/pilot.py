@@ -96,8 +96,11 @@ async def type_text(pilot: Pilot[Any], text: str) -> None:
         await pilot.press("space" if char == " " else char)
 
 
-async def walk_demo(pilot: Pilot[Any], *, stop_before: str) -> tuple[list[str], list[str]]:
-    """Walk the run step by step as an operator would, up to `stop_before`.
+async def walk_demo(
+    pilot: Pilot[Any], *, stop_before: str, start_at: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Walk the run step by step as an operator would, from `start_at` (the steps
+    before it already done) up to `stop_before`.
 
     Each step is opened with `n`; a blocked gate is fixed in the emulator where
     the demo can (`f`, then `r`), else waived with a typed reason (`w`); then
@@ -114,7 +117,13 @@ async def walk_demo(pilot: Pilot[Any], *, stop_before: str) -> tuple[list[str], 
     assert isinstance(app, RunbookApp) and app.engine is not None and app.runtime is not None
     blocked: list[str] = []
     waived: list[str] = []
-    for step in app.runtime.model.steps:
+    steps = app.runtime.model.steps
+    first = [s.id for s in steps].index(start_at) if start_at is not None else 0
+    done = [
+        app.engine.status(s.id) == StepStatus.DONE for s in steps[:first] if not s.after_rollback
+    ]
+    assert all(done), start_at
+    for step in steps[first:]:
         if step.id == stop_before:
             break
         if step.after_rollback:
