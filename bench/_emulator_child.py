@@ -1,7 +1,10 @@
 """`python -m bench._emulator_child REGION [--processes N]`: the emulator in a process of its own.
 
 Prints the emulator's environment as one JSON line on stdout once it answers,
-then serves until its stdin closes (the parent leaving), and stops.
+then serves until its stdin closes (the parent leaving), and stops. Like moto's
+own server, it closes each connection after its response (werkzeug's server
+cannot keep one open), so every call pays a loopback TCP connect that a client
+of AWS, whose connections stay pooled, would not.
 
 By default it is the demo's emulator (`runbook.demo.emulator.Emulator`), which
 answers one request at a time: moto's backends are not thread-safe for every
@@ -28,6 +31,7 @@ from runbook.demo.emulator import LOOPBACK, Emulator
 
 def _serve(listener: socket.socket, parent: int) -> None:
     """One worker: moto's own WSGI app and request handler, on the shared socket."""
+    import logging
     import threading
     import time
 
@@ -44,6 +48,7 @@ def _serve(listener: socket.socket, parent: int) -> None:
     )
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = DomainDispatcherApplication(create_backend_app)
     port = listener.getsockname()[1]
     server = make_server(
