@@ -14,17 +14,14 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import botocore.loaders
-import botocore.session
-from botocore.config import Config
-from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
-from botocore.exceptions import NoCredentialsError, ProfileNotFound
-
 from runbook.aws.guard import read_only_guard, read_only_sign_guard
 from runbook.aws.redact import register_secret
 
 if TYPE_CHECKING:  # neither is imported on `runbook rollback`'s path (see `core_client`)
     import boto3
+    import botocore.loaders
+    import botocore.session
+    from botocore.config import Config
 
     from runbook.model import Account, Accounts
 
@@ -48,24 +45,35 @@ class AccountLike(Protocol):
 
 MAX_CONCURRENT_CALLS = 32  # a gate's checks on one client, and then some
 
-DEFAULT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=20,
-    user_agent_extra="runbook/0.1",
-    # One cached client per account and service serves a whole gate at once: a pool
-    # smaller than the checks using it would open and discard a connection each call.
-    max_pool_connections=MAX_CONCURRENT_CALLS,
-)
+
+@functools.cache
+def default_config() -> Config:
+    """The clients' defaults; botocore (its config pulls in its HTTP stack) loads here,
+    with the first client, not with this module: the app paints first (issue 16)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=20,
+        user_agent_extra="runbook/0.1",
+        # One cached client per account and service serves a whole gate at once: a pool
+        # smaller than the checks using it would open and discard a connection each call.
+        max_pool_connections=MAX_CONCURRENT_CALLS,
+    )
 
 
-# For assuming roles: a credential refresh is on the path of every call, the
-# rollback's included, so it may not wait minutes on a hung STS endpoint.
-STS_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 2},
-    connect_timeout=3,
-    read_timeout=5,
-)
+@functools.cache
+def sts_config() -> Config:
+    # For assuming roles: a credential refresh is on the path of every call, the
+    # rollback's included, so it may not wait minutes on a hung STS endpoint.
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 2},
+        connect_timeout=3,
+        read_timeout=5,
+    )
 
 
 class CredentialsError(RuntimeError):
@@ -94,11 +102,16 @@ def _shared_loader() -> botocore.loaders.Loader:
     global _loader
     with _loader_lock:
         if _loader is None:
+            import botocore.loaders
+
             _loader = botocore.loaders.create_loader()
         return _loader
 
 
 def _botocore_session(account: AccountLike) -> botocore.session.Session:
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
     try:
         core = botocore.session.Session(profile=account.profile)
         core.register_component("data_loader", _shared_loader())
@@ -150,9 +163,14 @@ def build_core_session(
                 "run `aws sso login`, or export credentials",
                 label,
             )
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            DeferredRefreshableCredentials,
+        )
+
         fetcher = AssumeRoleCredentialFetcher(
             # Bounded, so a hung STS endpoint cannot outlast a rollback's deadline.
-            client_creator=functools.partial(base.create_client, config=STS_CONFIG),
+            client_creator=functools.partial(base.create_client, config=sts_config()),
             source_credentials=source,
             role_arn=account.role_arn,
             extra_args=extra,
@@ -190,7 +208,7 @@ def core_client(
     (a boto3 client is this, made through boto3's session).
     """
     core = build_core_session(account, read_only=read_only, label=label)
-    merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+    merged = default_config().merge(config) if config is not None else default_config()
     client = core.create_client(service, region_name=account.region, config=merged)
     SessionFactory._register_credentials(core)
     return client
@@ -199,9 +217,11 @@ def core_client(
 def ambient_client(service: str, *, config: Config | None = None) -> Any:
     """A client on the SDK's own credentials and region, for commands without a runbook
     (`runbook audit verify s3://...`, which only reads: List, Get and Head calls)."""
+    import botocore.session
+
     core = botocore.session.Session()
     core.register_component("data_loader", _shared_loader())
-    merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+    merged = default_config().merge(config) if config is not None else default_config()
     import boto3
 
     return boto3.Session(botocore_session=core).client(service, config=merged)
@@ -220,7 +240,7 @@ class SessionFactory:
                 if (account := getattr(accounts, name)) is not None
             }
         self._accounts: dict[str, Account] = dict(accounts)
-        self._config = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
+        self._extra_config = config  # merged onto the defaults with the first client
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         # boto3 sessions are not thread-safe; clients are. Build under a lock.
@@ -270,7 +290,10 @@ class SessionFactory:
             if config is None and key in self._clients:
                 return self._clients[key]
             session = self._session(name)
-            merged = self._config.merge(config) if config is not None else self._config
+            base = default_config()
+            if self._extra_config is not None:
+                base = base.merge(self._extra_config)
+            merged = base.merge(config) if config is not None else base
             client = session.client(service, config=merged, endpoint_url=endpoint_url)
             self._register_credentials(session)
             if config is None:
@@ -279,6 +302,9 @@ class SessionFactory:
 
     @staticmethod
     def _register_credentials(session: boto3.Session) -> None:
+        from botocore.credentials import DeferredRefreshableCredentials
+        from botocore.exceptions import NoCredentialsError
+
         try:
             creds = session.get_credentials()
             if creds is not None and not isinstance(creds, DeferredRefreshableCredentials):
@@ -290,6 +316,8 @@ class SessionFactory:
 
     def identity(self, name: str) -> dict[str, Any]:
         """`sts:GetCallerIdentity` for an account, with a clear error if no credentials."""
+        from botocore.exceptions import NoCredentialsError
+
         label = account_label(name, self.account(name))
         try:
             response: dict[str, Any] = self.client(name, "sts").get_caller_identity()

@@ -14,7 +14,6 @@ from runbook.aws.session import SessionFactory
 from runbook.backend.base import LocalBackend, RunBackend
 from runbook.backend.chain import Retention
 from runbook.backend.s3 import S3Backend
-from runbook.backend.store import S3_CONFIG
 from runbook.model import Runbook
 
 
@@ -23,6 +22,8 @@ def open_backend(model: Runbook, sessions: SessionFactory, state_dir: Path) -> R
     config = model.migration.backend
     if config is None:
         return LocalBackend(state_dir)
+    from runbook.backend.store import S3_CONFIG  # botocore's config: not before first paint
+
     client = sessions.client(config.account, "s3", config=S3_CONFIG)
     retention = (
         Retention(config.retention_mode, config.retention_days)

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from runbook.aws.errors import error_code, http_status, is_retryable
+from runbook.aws.errors import (
+    error_code,
+    http_status,
+    is_botocore_error,
+    is_client_error,
+    is_retryable,
+)
 from runbook.formatting import error_line
 
 if TYPE_CHECKING:
@@ -84,7 +88,11 @@ class S3Location:
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
-    except ClientError as exc:
+    except Exception as exc:
+        if is_botocore_error(exc):  # connection refused, timeouts, DNS
+            raise BackendUnavailable(f"{what}: {error_line(exc)}") from None
+        if not is_client_error(exc):
+            raise
         if http_status(exc) in (409, 412) or error_code(exc) in (
             "PreconditionFailed",
             "ConditionalRequestConflict",
@@ -95,8 +103,6 @@ def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         if is_retryable(exc):
             raise BackendUnavailable(f"{what}: {error_line(exc)}") from None
         raise BackendError(f"{what}: {error_line(exc)}") from None
-    except BotoCoreError as exc:  # connection refused, timeouts, DNS
-        raise BackendUnavailable(f"{what}: {error_line(exc)}") from None
 
 
 class ObjectStore:

@@ -21,7 +21,6 @@ from types import FrameType
 from runbook import __version__
 from runbook.audit.log import AuditCorruptError, AuditWriteError
 from runbook.aws.redact import install_logging
-from runbook.aws.session import CredentialsError
 from runbook.cli.output import EXIT_FAIL, EXIT_PIPE, EXIT_USAGE, UsageError
 from runbook.cli.terminal import install_terminal_logging
 
@@ -230,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (
         UsageError,
-        CredentialsError,
+        _raised("runbook.aws.session", "CredentialsError"),
         AuditCorruptError,
         _raised("runbook.registry", "CheckLoadError"),
     ) as exc:

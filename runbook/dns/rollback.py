@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-
 from runbook.audit.log import AuditLog, AuditWriteError
 from runbook.aws.errors import is_retryable
 from runbook.aws.session import account_label, core_client
@@ -31,15 +29,22 @@ from runbook.dns.snapshot import Snapshot, trusted_snapshot
 from runbook.formatting import error_line, plural
 
 if TYPE_CHECKING:  # `runbook rollback` builds no factory and no model (rollback_inputs)
+    from botocore.config import Config
+
     from runbook.aws.session import SessionFactory
 
-# The rollback client does no retries of its own: its loop below owns them, so
-# a retry quota drained by other clients can never stop a rollback.
-ROLLBACK_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 1},  # max_attempts counts retries only
-    connect_timeout=3,
-    read_timeout=8,
-)
+
+def rollback_client_config() -> Config:
+    """The rollback client does no retries of its own: its loop below owns them, so
+    a retry quota drained by other clients can never stop a rollback. botocore's
+    config loads with the client, not with this module (the app paints first)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 1},  # max_attempts counts retries only
+        connect_timeout=3,
+        read_timeout=8,
+    )
 
 
 @dataclass
@@ -279,14 +284,14 @@ def snapshot_client(snapshot: Snapshot, account: AccountRef | None = None) -> An
         reach,
         "route53",
         read_only=snapshot.account_name == "source",
-        config=ROLLBACK_CLIENT_CONFIG,
+        config=rollback_client_config(),
         label=account_label(snapshot.account_name, reach),
     )
 
 
 def factory_client(sessions: SessionFactory, account_name: str) -> Any:
     """A new Route 53 client of the factory's, shared with nobody: the rollback's own."""
-    return sessions.client(account_name, "route53", config=ROLLBACK_CLIENT_CONFIG)
+    return sessions.client(account_name, "route53", config=rollback_client_config())
 
 
 class RollbackClient:

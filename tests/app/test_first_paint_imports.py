@@ -17,8 +17,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from tests.support.runbooks import base_runbook, write_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +58,6 @@ def imported(modules: list[str], package: str) -> list[str]:
     return [m for m in modules if m == package or m.startswith(package + ".")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="botocore still loads through runbook/aws/session.py, runbook/cli/main.py, "
-    "runbook/backend/__init__.py, runbook/dns/rollback.py and runbook/backend/store.py, "
-    "which the issue-16 helper could not edit: the lead applies their patch and this marker",
-)
 def test_the_app_paints_before_botocore_is_imported(tmp_path: Path) -> None:
     path = write_runbook(tmp_path, base_runbook())
     noted = tmp_path / "modules.json"

@@ -198,7 +198,7 @@ def test_the_deadline_covers_assuming_the_dns_role_on_a_hung_endpoint(
     path.write_text(text + "\n[settings]\nrollback_deadline_s = 8\n")
     env = {**os.environ, "AWS_ENDPOINT_URL": hung_endpoint}
     # Ends on its own, NOT confirmed, with the way by hand (how soon is not asserted here:
-    # STS_CONFIG bounds each try, and the run's harness timeout catches a hang).
+    # sts_config() bounds each try, and the run's harness timeout catches a hang).
     done = rollback(path, env=env)
     assert done.returncode == 1, done.stderr
     assert "NOT confirmed" in done.stderr and "sts assume-role" in done.stderr
