@@ -52,6 +52,7 @@ class RunFooter(Footer):
     def __init__(self) -> None:
         super().__init__()
         self._width = 0
+        self._shown: tuple[object, ...] = ()  # what the keys showed when last composed
 
     def on_resize(self, event: Resize) -> None:
         width = event.size.width
@@ -59,7 +60,7 @@ class RunFooter(Footer):
             self._width = width
             self.compact = width < COMPACT_BELOW
             self.show_command_palette = width >= PALETTE_FROM
-            self.call_after_refresh(self.recompose)
+            self.call_after_refresh(self._recompose_if_changed)
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         """Follow the bindings even while the terminal has not got focus (a tmux pane
@@ -67,7 +68,26 @@ class RunFooter(Footer):
         whatever it showed then, which at start-up was the keys of a passing widget."""
         self._bindings_ready = True
         if self.is_attached and screen is self.screen:
-            self.call_after_refresh(self.recompose)
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        """Rebuild the keys only when what they show changed: each engine change refreshes
+        the bindings, and a rebuild (new widgets, their styles) cost 30-60 ms of the event
+        loop each time, while checks run and the rollback key waits its turn."""
+        if not self.is_attached:
+            return
+        shown = (self._width, self.compact, tuple(self._signature()))
+        if shown != self._shown:
+            self._shown = shown
+            await self.recompose()
+
+    def _signature(self) -> list[tuple[str, str, bool]]:
+        palette = self.app.COMMAND_PALETTE_BINDING
+        found = [(b.key, b.description, e) for b, e, _t in self.shown_bindings()]
+        if self.show_command_palette and palette in self.screen.active_bindings:
+            _node, binding, enabled, _tooltip = self.screen.active_bindings[palette]
+            found.append((binding.key, binding.description, enabled))
+        return found
 
     def shown_bindings(self) -> list[tuple[Binding, bool, str]]:
         """Each action once, its first binding, by rank then the screen's own order."""

@@ -46,6 +46,10 @@ class OverviewScreen(Searchable, RunbookScreen):
         SEARCH_BINDING,
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._cells: dict[tuple[str, str], object] = {}  # what each cell shows now
+
     def compose(self) -> ComposeResult:
         yield RunTop(detail=True)
         yield Static(id="banner")
@@ -108,7 +112,10 @@ class OverviewScreen(Searchable, RunbookScreen):
                 ("took", "" if manual else took(saved.started_at, saved.finished_at)),
                 ("note", note),
             ):
-                table.update_cell(step.id, column, value, update_width=True)
+                # Only what changed: widths are re-measured per update, on every engine change.
+                if self._cells.get((step.id, column)) != value:
+                    self._cells[(step.id, column)] = value
+                    table.update_cell(step.id, column, value, update_width=True)
         self.query_one("#banner", Static).update(self.banner_text())
 
     @staticmethod
@@ -156,6 +163,7 @@ class OverviewScreen(Searchable, RunbookScreen):
         ]
         table = self.query_one("#steps", DataTable)
         table.clear()
+        self._cells.clear()
         for step_id in shown:
             table.add_row("", "", "", "", "", key=step_id)
         self.redraw()
