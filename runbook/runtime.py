@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from runbook import __version__, notify
 from runbook.audit.log import AuditCorruptError, AuditLog
@@ -145,7 +146,13 @@ class Runtime:
             flip_steps=reset_on_rollback(self.model),  # the flip and all after it, done again
             audit_path=self.audit.path,
             client_for=self.rollback_client.take(self.sessions),
+            reached_as=self.account_fields,
         )
+
+    def account_fields(self, name: str) -> dict[str, Any] | None:
+        """An account of this runbook as a snapshot records it; None if it has none."""
+        account = getattr(self.model.accounts, name, None)
+        return None if account is None else account.model_dump()
 
     def prepare_rollback(self) -> None:
         """Build the next rollback's client now, in a thread (the app: when it asks)."""

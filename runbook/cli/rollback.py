@@ -14,6 +14,7 @@ undo is worked out only after that, from the whole runbook.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from runbook.dns.rollback import (
     NoSnapshotError,
     RollbackResult,
     manual_command,
+    reached_by,
     run_rollback,
     snapshot_client,
 )
@@ -127,13 +129,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     if note:
         print(f"note: {note}", file=sys.stderr)
+    inputs = located.inputs
+
+    def reached_as(name: str) -> dict[str, Any] | None:  # this runbook's way to the zone
+        account = inputs.accounts.get(name) if inputs else None
+        return dataclasses.asdict(account) if account is not None else None
+
+    snapshot = reached_by(snapshot, reached_as(snapshot.account_name))  # the command by hand
     if not args.yes and not confirm(_rollback_question(snapshot), False):
         print(
             f"not confirmed; nothing sent. By hand:\n  {manual_command(snapshot)}", file=sys.stderr
         )
         return EXIT_FAIL
     run_id, store = _state(state_dir)
-    inputs = located.inputs
     audit = _audit(state_dir, run_id, inputs.environment if inputs else "unknown")
     written = _Kept()
     if audit is not None:
@@ -155,6 +163,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             flip_steps=inputs.reset_steps if inputs else (),
             audit_path=audit_path,
             best_effort_records=True,
+            reached_as=reached_as,
             # Long work shows itself: against a dead endpoint the loop runs to its deadline.
             on_attempt=lambda n, text: print(f"attempt {n}: {text}", file=sys.stderr),
         )

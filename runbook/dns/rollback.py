@@ -7,6 +7,7 @@ workers but the audit log and the run state.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shlex
@@ -58,6 +59,11 @@ class RollbackResult:
     errors: list[str] = field(default_factory=list)
     unrecorded: list[str] = field(default_factory=list)
     """Records (audit, state) that could not be written: what was sent is then unrecorded."""
+
+
+def reached_by(snapshot: Snapshot, account: dict[str, Any] | None) -> Snapshot:
+    """The snapshot with this machine's way to its zone's account, when it has one."""
+    return dataclasses.replace(snapshot, account=dict(account)) if account else snapshot
 
 
 def manual_command(snapshot: Snapshot) -> str:
@@ -192,8 +198,13 @@ def run_rollback(
     audit_path: Path | None = None,
     best_effort_records: bool = False,
     client_for: Callable[[Snapshot], Any] | None = None,
+    reached_as: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> RollbackResult:
     """Roll DNS back to the snapshot. With `sessions=None`, the snapshot's own account is used.
+
+    `reached_as` gives this machine's way to the zone's account (its runbook's table),
+    which the command by hand then uses: on a team run the snapshot may come from
+    another person's machine, whose role this one may not be allowed to assume.
 
     `client_for` gives the Route 53 client for the snapshot's account instead of
     `sessions` (a client prepared off the key's path, or the command's lean one);
@@ -211,6 +222,8 @@ def run_rollback(
         snapshot, note = trusted_snapshot(snapshot_path, audit_path)
     except FileNotFoundError:
         raise NoSnapshotError(f"no DNS snapshot at {snapshot_path}: the flip has not run") from None
+    if reached_as is not None:
+        snapshot = reached_by(snapshot, reached_as(snapshot.account_name))
     unrecorded: list[str] = []
 
     def record(event: str, **details: Any) -> None:
