@@ -62,7 +62,11 @@ def dns_status(app: RunbookAppApi, now: datetime) -> tuple[Text, list[str]]:
         )
         if last is not None and last.manual_command:
             detail.append(f"By hand: {last.manual_command}")
-    elif state.flipped_at is not None:
+    elif state.flipped_at is not None and not (
+        state.rollback_confirmed
+        and state.rolled_back_at is not None
+        and state.rolled_back_at > state.flipped_at
+    ):  # a confirmed rollback after the flip wins, however the state was merged
         line.append(f"→ target {flip_target(cfg)}", style="bold yellow")
         line.append(f" · flipped {when(state.flipped_at, now)} · ctrl+r rolls back")
         if runtime.snapshot_path.exists():

@@ -82,12 +82,13 @@ class RunFollowing:
             return  # the last look is still waiting on S3
         try:
             try:
+                follower.push_local(runtime.store.path)  # e.g. `runbook rollback` in a shell here
                 update = follower.poll()
             except Exception as exc:  # S3 slow, refusing, or gone: keep going locally
                 self.post_message(SharedRunPolled(None, f"{type(exc).__name__}: {exc}"))
                 return
             if update.state_changed or update.new_records:
-                runtime.refresh_state()
+                follower.mirror_state(runtime.refresh_state(), runtime.store.path)
             self.post_message(SharedRunPolled(update))
         finally:
             self._polling.release()

@@ -23,6 +23,7 @@ from runbook.backend.store import NotFound
 from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.durable import AppendOnlyFile, atomic_write_lines
 from runbook.lease import Holder
+from runbook.state import RunState, StateStore
 
 SHARED_AUDIT_FILE = "shared-audit.jsonl"
 
@@ -49,6 +50,32 @@ class RunFollower:
         self._hash: str | None = None
         self._file: AppendOnlyFile | None = None
         self._looked = False
+        self._local_size = -1
+
+    def push_local(self, state_path: Path) -> None:
+        """What another process on this machine wrote only here (`runbook rollback` never
+        waits on S3): its records and its rollback go up, as `runbook sync` would push them.
+        Only when this machine's log grew: a stat per look otherwise."""
+        sink = self.backend.sink
+        audit = sink.audit_path if sink is not None else None
+        size = audit.stat().st_size if audit is not None and audit.exists() else 0
+        if sink is None or size == self._local_size:
+            return
+        self._local_size = size
+        sink.catch_up()
+        self.backend.state.merge_rollback(StateStore(state_path).load())  # the file alone
+
+    def mirror_state(self, shared: RunState, state_path: Path) -> None:
+        """The shared state into this machine's file, which `runbook rollback` (never
+        waiting on S3) changes in an emergency: unless that file holds a rollback the
+        shared state does not have yet (`push_local` carries it up at the next look)."""
+        store = StateStore(state_path)  # the file alone
+        with store.locked():
+            local = store.load()
+            mine, theirs = local.dns.rolled_back_at, shared.dns.rolled_back_at
+            if mine is not None and (theirs is None or mine > theirs):
+                return
+            store.save(shared.model_copy(update={"audit_head": local.audit_head}))
 
     def poll(self) -> FollowUpdate:
         """Raises OSError (`BackendUnavailable`) when S3 does not answer: nothing changed."""

@@ -99,6 +99,8 @@ class S3State:
         def merge(state: RunState) -> None:
             state.dns.rolled_back_at = rolled
             state.dns.rollback_confirmed = local.dns.rollback_confirmed
+            if local.dns.rollback_confirmed and local.dns.flipped_at is None:
+                state.dns.flipped_at = None  # the rollback's own patch clears it: so here
             for step_id, saved in local.steps.items():
                 if saved.status.value == "pending" and state.step(step_id).status.value == "done":
                     state.steps[step_id] = saved  # the rollback reset it: done again later

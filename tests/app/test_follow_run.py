@@ -5,6 +5,7 @@ explicitly and audited, which pauses the driver's wait."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,25 @@ async def test_s3_not_answering_is_said_on_every_screen_and_the_run_still_opens(
         app.open_step("verify-accounts")
         await settle(pilot)
         assert "not answering" in lease_line(app)
+
+
+async def test_a_rollback_from_a_shell_on_the_followers_machine_reaches_everyone(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths, prefix, zone, session = s3.team_world(tmp_path)
+    for step in ("verify-accounts", "lower-ttl", "flip-dns"):
+        assert s3.cli("ana", paths["ana"], "do", step, "--yes").returncode == 0
+    monkeypatch.setenv("RUNBOOK_OPERATOR", "bo")
+    app = build_app(paths["bo"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert await within(pilot, 15, lambda: "→ target" in dns_line(app))
+        # Bo rolls back from a shell beside his app: it never talks to S3 itself.
+        rolled = await asyncio.to_thread(s3.cli, "bo", paths["bo"], "rollback", "--yes")
+        assert rolled.returncode == 0, rolled.stderr
+        assert await within(pilot, 20, lambda: "→ source again" in dns_line(app))
+    shared_state = json.loads(s3.store(s3.LOCKED, prefix).get("state.json")[0])  # type: ignore[index]
+    assert shared_state["dns"]["flipped_at"] is None
+    assert shared_state["dns"]["rollback_confirmed"] is True
+    assert [r["operator"]["local_user"] for r in shared(prefix, "rollback.outcome")] == ["bo"]
+    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
