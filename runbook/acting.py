@@ -71,6 +71,14 @@ def holding_lease(rt: Runtime, step_id: str) -> Iterator[threading.Event]:
             raise
 
 
+def acting_elsewhere(rt: Runtime) -> Holder | None:
+    """The live holder of the lease when it is not this process: someone is acting."""
+    holder = lease_of(rt).current()
+    if holder is None or not holder.alive():
+        return None
+    return None if holder.is_this_process() else holder
+
+
 def take_over(rt: Runtime, seen: Holder, reason: str) -> Holder:
     """Take the lease from the holder the operator saw (and only that one), audited.
 

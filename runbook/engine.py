@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from runbook import approvals
-from runbook.acting import holding_lease
+from runbook.acting import acting_elsewhere, holding_lease
 from runbook.action_types import AnyOf, Flag, GateNotPassed
 from runbook.actions import (
     ActionContext,
@@ -434,8 +434,12 @@ class Engine:
 
     def reconcile(self) -> list[str]:
         """Settle actions interrupted by a crash by looking at AWS; say what was found."""
+        dangling = self.dangling_intents()
+        if dangling and (holder := acting_elsewhere(self.rt)) is not None:
+            # Not interrupted: running elsewhere now (a second shell's `do` must not reset it).
+            return [f"{s}: being done by {holder.describe()}; left to it" for s in dangling]
         messages = []
-        for step_id in self.dangling_intents():
+        for step_id in dangling:
             try:
                 step = self.rt.model.step(step_id)
             except KeyError:

@@ -69,6 +69,9 @@ class Holder:
         who = self.local_user + (f" ({self.aws_arn})" if self.aws_arn else "")
         return f"{who} on {self.host}, pid {self.pid}, `{self.command}`, for {held}"
 
+    def is_this_process(self) -> bool:
+        return self.host == socket.gethostname() and self.pid == os.getpid()
+
     def alive(self, now: float | None = None) -> bool:
         """Dead if its pid is gone on this host, or its heartbeat is stale anywhere."""
         now = now if now is not None else time.time()

@@ -10,8 +10,6 @@ Rollback never waits for any of this.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,10 +37,6 @@ TAKE_OVER_BINDING = Binding(
     id="take_over",
     tooltip="Take the run's lease from the operator acting now (asks why; audited, announced)",
 )
-
-
-def is_mine(holder: Holder) -> bool:
-    return holder.host == socket.gethostname() and holder.pid == os.getpid()
 
 
 class RunFollowing:
@@ -101,7 +95,7 @@ class RunFollowing:
                 self.broadcast()
             return
         holder = update.holder if update.holder is not None and update.holder.alive() else None
-        self._seen(holder if holder is None or not is_mine(holder) else None)
+        self._seen(holder if holder is None or not holder.is_this_process() else None)
         self._note_others_gates(update.new_records)
         if not update.first:
             self._say_what_others_did(update.new_records)
@@ -152,7 +146,7 @@ class RunFollowing:
         if runtime is None or runtime.backend is None or runtime.backend.shared:
             return
         holder = runtime.backend.lease().current()
-        alive = holder is not None and holder.alive() and not is_mine(holder)
+        alive = holder is not None and holder.alive() and not holder.is_this_process()
         self.post_message(LeaseSeen(holder if alive else None))
 
     def on_lease_seen(self, message: LeaseSeen) -> None:

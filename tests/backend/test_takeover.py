@@ -3,6 +3,8 @@ pauses (real processes; the lease in the state directory and in S3 on moto)."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,27 @@ def test_lease_break_from_another_machine_pauses_the_wait_which_resumes_there(
         < events.index(("action.interrupted", "ana"))
     )
     assert events.index(("action.interrupted", "ana")) < events.index(("action.intent", "bo"))
+
+
+@pytest.mark.slow
+def test_a_second_shells_do_leaves_a_running_action_to_its_process(
+    moto_server: str, tmp_path: Path
+) -> None:
+    book = base_runbook()
+    book["steps"] = [{**SOAK, "action": {"kind": "wait", "seconds": 60}}, book["steps"][0]]
+    path = write_runbook(tmp_path, book)
+    driver = s3.start("ana", path, "do", "soak", "--yes")
+    try:
+        lease = RunLease(tmp_path / ".runbook")
+        deadline = time.monotonic() + 60
+        while (held_now := lease.current()) is None or held_now.local_user != "ana":
+            assert time.monotonic() < deadline, "ana never took the lease"
+            time.sleep(0.2)
+        second = s3.cli("ana", path, "do", "verify-accounts", "--yes")
+        state = json.loads((tmp_path / ".runbook" / "state.json").read_text())
+    finally:
+        driver.kill()
+        driver.wait(30)
+    assert "soak: being done by ana" in second.stdout, second.stdout + second.stderr
+    assert "offered again" not in second.stdout
+    assert state["steps"]["soak"]["status"] == "running"
