@@ -47,7 +47,7 @@ class ActionInterrupted(Exception):
 
     Nothing is decided: the engine audits the interruption and leaves the intent
     open, so the next start reconciles it as after a crash (a wait then resumes
-    with the time it had left).
+    until the same deadline).
     """
 
     def __init__(self, summary: str, details: dict[str, Any] | None = None) -> None:

@@ -84,7 +84,8 @@ def perform(ctx: ActionContext) -> ActionOutcome:
 
 def _wait(ctx: ActionContext, action: WaitAction) -> ActionOutcome:
     """Count down to a deadline kept in the run state, so that a wait interrupted by a
-    quit or a crash resumes with the time it had left; the stop key ends it for good."""
+    quit, a crash or a takeover keeps its deadline (a wait is for time to pass: the TTL to
+    expire, a soak): done again, it waits for what remains; the stop key ends it for good."""
     step_id = ctx.step.id
     now = utcnow()
     resumed: list[bool] = []
@@ -102,7 +103,8 @@ def _wait(ctx: ActionContext, action: WaitAction) -> ActionOutcome:
     while (left := (deadline - utcnow()).total_seconds()) > 0:
         if ctx.interrupt.is_set():
             raise ActionInterrupted(
-                f"wait interrupted with {left:.0f}s left; it resumes with them next time",
+                f"wait interrupted with {left:.0f}s left; it keeps its deadline "
+                f"({deadline:%H:%M:%S}Z): done again, it waits only for what remains",
                 {**details, "left_s": round(left, 1)},
             )
         if ctx.cancel.is_set():

@@ -52,7 +52,7 @@ class StepState(BaseModel):
     (`waiver` is cleared then), so the step still reads as done under a waiver."""
     wait_deadline: datetime | None = None
     """When this step's timed wait ends. Kept when the wait is interrupted (quit, crash)
-    so it resumes with the time it had left; cleared when it ends or is stopped."""
+    so it resumes with the same deadline; cleared when it ends or is stopped."""
 
 
 class DnsState(BaseModel):

@@ -5,7 +5,7 @@ on the way out: an `exit()` during a ten-minute wait left the terminal blank
 until the wait ended. `QuitGuard` (mixed into the app) asks first; on yes it sets
 `quitting`, which a wait or a watch answers by stopping undecided (the engine
 audits the interruption and leaves it for the next start to reconcile; a wait
-then resumes with the time it had left). An action that cannot stop halfway (a
+then resumes until the same deadline). An action that cannot stop halfway (a
 flip, a rollback) is let finish, with the app still drawing, and the app closes
 as soon as its worker ends.
 """

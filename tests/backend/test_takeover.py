@@ -85,7 +85,7 @@ def test_lease_break_from_another_machine_pauses_the_wait_which_resumes_there(
     assert driver.returncode == 1, err
     assert "paused: wait interrupted with" in err
     assert "another operator took the run's lease over" in err
-    # Bo does the soak: the wait resumes on his machine with the time it had left.
+    # Bo does the soak: the wait resumes on his machine, until the same deadline.
     resumed = s3.start("bo", paths["bo"], "do", "soak", "--yes")
     try:
         assert resumed.stderr is not None

@@ -1,4 +1,4 @@
-"""A timed wait interrupted by a quit (or a crash) resumes with the time it had left.
+"""A timed wait interrupted by a quit (or a crash) resumes until the same deadline.
 
 The wait's deadline is kept in the run state before the countdown starts; the
 interruption is audited and leaves the intent open, so the next process settles
