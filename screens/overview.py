@@ -103,6 +103,9 @@ class OverviewScreen(Searchable, RunbookScreen):
             note, status_cell = self.waiver_note(saved, status)
             if not note and status != StepStatus.DONE:
                 note = app.others_gates.get(step.id, "")  # a team run: the driver's gate
+            if status == StepStatus.RUNNING and app.acting != step.id and app.lease_holder is None:
+                # Its process was stopped (quit, takeover, crash): nothing runs it now.
+                note = "interrupted, nobody is acting: doing it again settles it first"
             title = clip(step.title + ("  (any order)" if step.independent else ""), room)
             for column, value in (
                 ("phase", Text(phase, style="bold")),

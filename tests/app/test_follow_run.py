@@ -124,6 +124,8 @@ async def test_bo_follows_ana_and_takes_the_lease_over(
             assert [r["operator"]["local_user"] for r in paused] == ["ana"]
             assert await within(pilot, 10, lambda: "nobody is acting" in lease_line(app))
             assert engine.status("soak") != StepStatus.DONE
+            table = app.screen.query_one("#steps", DataTable)
+            assert "interrupted, nobody is acting" in str(table.get_cell("soak", "note"))
     finally:
         if driver is not None and driver.poll() is None:
             driver.kill()
