@@ -292,6 +292,7 @@ class RunbookApp(
         if self.runtime is None or self.rollback_running:
             return
         self.rollback_running = True
+        self.rollback_notes = []  # this rollback's attempts, shown on the DNS line
         self.broadcast()
         self._rollback()
 

@@ -53,6 +53,7 @@ class RunbookAppApi(Protocol):
     progress: dict[str, tuple[float | None, str]]
     acting: str | None
     rollback_running: bool
+    rollback_notes: list[str]  # the running rollback's attempts, latest last
     last_rollback: RollbackResult | None
     identity_ok: bool | None
     notes: list[str]

@@ -53,6 +53,8 @@ def dns_status(app: RunbookAppApi, now: datetime) -> tuple[Text, list[str]]:
     last = app.last_rollback
     if app.rollback_running:
         line.append("rolling back to the snapshot…", style="bold yellow")
+        if app.rollback_notes:  # against a dead endpoint it retries until its deadline
+            line.append(f" {app.rollback_notes[-1]}")
     elif (last is not None and not last.confirmed) or (
         state.rolled_back_at is not None and state.rollback_confirmed is False
     ):  # a flip since clears rolled_back_at, not rollback_confirmed

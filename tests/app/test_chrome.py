@@ -17,6 +17,7 @@ from textual.widgets._footer import FooterKey
 
 from runbook.dns.snapshot import Snapshot
 from screens.app import RunbookApp, build_app
+from screens.messages import RollbackProgressed
 from tests.support import dnsworld as w
 from tests.support.pilot import settle
 from tests.support.runbooks import DNS, DNS_ROLE, REGION, SOURCE, TARGET, write_runbook
@@ -197,6 +198,12 @@ async def test_the_dns_line_is_on_every_screen_and_follows_the_flip(
         await settle(pilot)
         text = str(app.screen.query_one("DnsLine").render())
         assert "flipped" in text and "target" in text and "203.0.113" in text, text
+        # A rollback retrying against a dead endpoint shows each attempt as it goes.
+        app.rollback_running = True
+        app.post_message(RollbackProgressed(3, "retrying after EndpointConnectionError"))
+        await pilot.pause()
+        text = str(app.screen.query_one("DnsLine").render())
+        assert "rolling back to the snapshot… attempt 3: retrying" in text, text
 
 
 def _checked_cells(app: RunbookApp) -> list[str]:
