@@ -19,14 +19,12 @@ from runbook.backend import RunBackend, open_backend
 from runbook.checkapi import CheckContext
 from runbook.dns.rollback import RollbackClient, RollbackResult, run_rollback
 from runbook.dns.snapshot import SNAPSHOT_FILE
+from runbook.files import AUDIT_FILE, STATE_FILE
 from runbook.loader import LoadedRunbook, load
 from runbook.model import Runbook
 from runbook.registry import CheckRegistry
 from runbook.rollback_reset import reset_on_rollback
 from runbook.state import AuditHead, RunState, StateStore
-
-AUDIT_FILE = "audit.jsonl"
-STATE_FILE = "state.json"
 
 
 @dataclass

@@ -22,10 +22,9 @@ from runbook.backend.s3 import S3Backend
 from runbook.backend.store import NotFound
 from runbook.dns.snapshot import SNAPSHOT_FILE
 from runbook.durable import AppendOnlyFile, atomic_write_lines
+from runbook.files import SHARED_AUDIT_FILE
 from runbook.lease import Holder
 from runbook.state import RunState, StateStore
-
-SHARED_AUDIT_FILE = "shared-audit.jsonl"
 
 
 @dataclass(frozen=True)

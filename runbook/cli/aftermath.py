@@ -8,11 +8,9 @@ from pathlib import Path
 from runbook.aws.session import SessionFactory
 from runbook.dns.aftermath import Aftermath, UserCount, assess, count_changed_users
 from runbook.dns.rollback import RollbackResult
+from runbook.files import AUDIT_FILE, STATE_FILE
 from runbook.model import Runbook
 from runbook.state import RunState, StateStore
-
-AUDIT_FILE = "audit.jsonl"
-STATE_FILE = "state.json"
 
 
 def print_aftermath(

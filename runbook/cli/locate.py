@@ -10,22 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from runbook.cli.output import UsageError
+from runbook.files import AUDIT_FILE
 
 DEFAULT_RUNBOOK = "runbook.toml"
 # `[migration] state_dir`'s default, beside the runbook (DESIGN section 4).
 DEFAULT_STATE_DIR = ".runbook"
 
 
-def _audit_file() -> str:
-    from runbook.runtime import AUDIT_FILE  # the one name; loaded only when a path needs it
-
-    return AUDIT_FILE
-
-
 def _from_runbook(runbook: Path) -> Path:
     from runbook.loader import load  # a broken runbook is reported by `main`, exit 2
 
-    log = load(runbook).state_dir / _audit_file()
+    log = load(runbook).state_dir / AUDIT_FILE
     if not log.is_file():
         raise UsageError(f"{runbook}: its run has no audit log yet (no {log})")
     return log
@@ -39,7 +34,7 @@ def audit_log(path: str | None, runbook: str | None) -> Path:
         return _from_runbook(Path(runbook or DEFAULT_RUNBOOK))
     given = Path(path)
     if given.is_dir():
-        name = _audit_file()
+        name = AUDIT_FILE
         for log in (given / name, given / DEFAULT_STATE_DIR / name):
             if log.is_file():
                 return log

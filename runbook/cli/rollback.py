@@ -53,13 +53,11 @@ from runbook.dns.snapshot import (
     SnapshotUnusable,
     trusted_snapshot,
 )
+from runbook.files import AUDIT_FILE, STATE_FILE
 
 if TYPE_CHECKING:  # the lean path imports neither
     from runbook.aws.session import SessionFactory
     from runbook.model import Runbook
-
-AUDIT_FILE = "audit.jsonl"
-STATE_FILE = "state.json"
 
 
 @dataclass

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from runbook.backend import S3Backend, open_backend
 from runbook.backend.chain import verify_shared
+from runbook.backend.follow import RunFollower
 from runbook.backend.store import (
     S3_CONFIG,
     BackendError,
@@ -17,8 +19,8 @@ from runbook.backend.store import (
     S3Location,
 )
 from runbook.cli.output import EXIT_FAIL, EXIT_OK, UsageError
+from runbook.files import AUDIT_FILE, SHARED_AUDIT_FILE, STATE_FILE
 from runbook.loader import load
-from runbook.runtime import AUDIT_FILE, STATE_FILE
 from runbook.state import StateStore
 
 
@@ -31,6 +33,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise UsageError("the runbook has no [migration.backend]: there is nothing to sync")
     mirror = StateStore(loaded.state_dir / STATE_FILE)  # the local file alone, no remote
     report = backend.sync(loaded.state_dir / AUDIT_FILE, mirror)
+    if report.error is None:  # and the shared chain mirrored here, which vouches for the
+        with contextlib.suppress(OSError):  # snapshot when the flip was on another machine
+            RunFollower(backend, loaded.state_dir).poll()
+            report.notes.append(f"mirrored the shared audit chain into {SHARED_AUDIT_FILE}")
     for note in report.notes:
         print(note)
     if report.error is not None:

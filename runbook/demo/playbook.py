@@ -403,7 +403,7 @@ def write_runbook(directory: str | Path, world: DemoWorld) -> Path:
     deleted, and `world.archived_state` names where. The lag feeder then follows
     the new run state (the read-only step).
     """
-    from runbook.runtime import STATE_FILE
+    from runbook.files import STATE_FILE
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

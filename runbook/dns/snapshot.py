@@ -19,6 +19,7 @@ from runbook.dns.records import (
     zone_id,
 )
 from runbook.durable import create_exclusive
+from runbook.files import SHARED_AUDIT_FILE
 
 if TYPE_CHECKING:  # not imported by `runbook rollback`, which reads no model
     from runbook.model import Account, Dns
@@ -126,11 +127,16 @@ def trusted_snapshot(path: Path, audit_path: Path | None) -> tuple[Snapshot, str
     one too. Without a readable audit log the file is all there is, and the
     note says that it could not be checked: a rollback is never blocked by it.
     """
-    try:
-        audited = audited_snapshot(audit_path) if audit_path is not None else None
-        audit_problem = None if audited is not None else "it has no readable copy of the snapshot"
-    except OSError as exc:
-        audited, audit_problem = None, f"{type(exc).__name__}: {exc}"
+    audited, audit_problem = None, "it has no readable copy of the snapshot"
+    # A team run: the flip may have been on another machine, in the shared chain's mirror.
+    logs = [] if audit_path is None else [audit_path, audit_path.with_name(SHARED_AUDIT_FILE)]
+    for log in logs:
+        try:
+            audited = audited_snapshot(log) if log == audit_path or log.is_file() else None
+        except OSError as exc:
+            audit_problem = f"{type(exc).__name__}: {exc}"
+        if audited is not None:
+            break
     try:
         from_file = Snapshot.load(path)
         digest = file_sha256(path)

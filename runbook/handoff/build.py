@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from runbook.files import AUDIT_FILE
 from runbook.handoff.access import read_role_request, trigger_requests
 from runbook.handoff.context import Context
 from runbook.handoff.database import replica_requests, writes_requests
@@ -18,7 +19,6 @@ from runbook.handoff.infra import bucket_requests, network_requests
 from runbook.handoff.model import Command, Handoff, Request
 from runbook.loader import LoadedRunbook
 from runbook.registry import CheckRegistry
-from runbook.runtime import AUDIT_FILE
 
 
 def build_handoff(
