@@ -83,10 +83,13 @@ class RunFollower:
         except NotFound:
             etag = None
         changed, self._etag = etag != self._etag, etag
-        if changed and not self.snapshot.exists():  # another machine may have flipped:
-            pull_snapshot(self.backend.store, self.snapshot)  # our rollback key needs it
         holder = self.backend.lease().current()
         fresh = self.backend.chain.records(after=self._seq)
+        # Another machine flipped: our rollback key needs its snapshot. It is in S3 before
+        # the record that vouches for it, which may arrive after the state says flipped.
+        saved = any(r.get("event") == "dns.snapshot_saved" for r in fresh)
+        if (changed or saved) and not self.snapshot.exists():
+            pull_snapshot(self.backend.store, self.snapshot)
         if fresh:
             self._mirror(fresh)
         first, self._looked = not self._looked, True

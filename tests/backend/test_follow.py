@@ -59,3 +59,21 @@ def test_each_look_brings_what_others_wrote_and_the_mirror_is_the_chain(
     forged.poll()
     assert verify(forged.mirror).ok
     assert [r["operator"]["local_user"] for r in read_records(forged.mirror)] == ["ana"] * 4
+
+
+def test_the_snapshot_is_pulled_when_its_record_arrives_after_the_state_says_flipped(
+    aws: None, tmp_path: Path
+) -> None:
+    s3.make_bucket(s3.PLAIN, lock=False)
+    prefix = s3.run_prefix()
+    backend = S3Backend(s3.s3_client(), f"s3://{s3.PLAIN}/{prefix}", tmp_path)
+    store = s3.store(s3.PLAIN, prefix)
+    follower = RunFollower(backend, tmp_path)
+    follower.poll()
+    # The flipping machine's state change lands first; its records are pushed after.
+    store.create("state.json", b'{"dns": {"flipped_at": "2026-12-02T06:00:00Z"}}')
+    assert follower.poll().state_changed and not follower.snapshot.exists()
+    store.create("dns-snapshot.json", b'{"zone_id": "Z1"}')
+    SharedChain(store).append({**record(0, "ana"), "event": "dns.snapshot_saved"})
+    assert not follower.poll().state_changed
+    assert follower.snapshot.read_bytes() == b'{"zone_id": "Z1"}'
