@@ -54,6 +54,7 @@ from screens.messages import (
     WaiverRecorded,
 )
 from screens.notices import Notices
+from screens.plainnotify import PlainNotify
 from screens.premises import close_stale_questions
 from screens.quitguard import QuitGuard
 from screens.rollback_dialog import RollbackDialog
@@ -66,6 +67,7 @@ FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 
 
 class RunbookApp(
+    PlainNotify,
     QuitGuard,
     RunCommands,
     RunFollowing,

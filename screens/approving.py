@@ -16,6 +16,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.notifications import SeverityLevel
 
     from runbook.approvals import Decision
     from runbook.engine import Engine
@@ -45,7 +46,15 @@ class Approving:
     if TYPE_CHECKING:  # from App
 
         def post_message(self, message: Any) -> bool: ...
-        def notify(self, message: str, **kwargs: Any) -> None: ...
+        def notify(
+            self,
+            message: str,
+            *,
+            title: str = "",
+            severity: SeverityLevel = "information",
+            timeout: float | None = None,
+            markup: bool = False,
+        ) -> None: ...
         def broadcast(self, step_id: str | None = None) -> None: ...
 
     def needs_approval(self, step_id: str) -> bool:

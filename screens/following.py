@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from textual.app import App
+    from textual.notifications import SeverityLevel
 
     from runbook.backend.follow import RunFollower
     from runbook.lease import Holder
@@ -50,7 +51,15 @@ class RunFollowing:
     if TYPE_CHECKING:  # from App
 
         def post_message(self, message: Any) -> bool: ...
-        def notify(self, message: str, **kwargs: Any) -> None: ...
+        def notify(
+            self,
+            message: str,
+            *,
+            title: str = "",
+            severity: SeverityLevel = "information",
+            timeout: float | None = None,
+            markup: bool = False,
+        ) -> None: ...
         def broadcast(self, step_id: str | None = None) -> None: ...
 
     def start_following(self) -> None:

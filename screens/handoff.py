@@ -81,10 +81,14 @@ class HandoffScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield RunTop()
-        yield Static("Reading the runbook and the latest check results…", id="handoff-summary")
+        yield Static(
+            "Reading the runbook and the latest check results…",
+            id="handoff-summary",
+            markup=False,
+        )
         yield DataTable(id="handoff-list", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="handoff-detail"):
-            yield Static(id="handoff-request")
+            yield Static(id="handoff-request", markup=False)
         yield RunFooter()
 
     def on_mount(self) -> None:

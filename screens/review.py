@@ -74,13 +74,13 @@ class ReviewScreen(Searchable, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield RunTop()
-        yield Static("Verifying…", id="verdict")
+        yield Static("Verifying…", id="verdict", markup=False)
         with Horizontal(id="filters"):
             yield Select[str]([], prompt="step", id="step-filter", allow_blank=True)
             yield Select[str]([], prompt="event", id="event-filter", allow_blank=True)
         yield SearchBar()
         yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
-        yield Static(id="record")
+        yield Static(id="record", markup=False)  # JSON: its brackets are not markup
         yield RunFooter()
 
     def on_mount(self) -> None:

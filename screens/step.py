@@ -103,8 +103,9 @@ class StepScreen(Ticks, RunbookScreen):
             yield Sparkline([], id="lag")
             yield Static(id="lag-label")
             yield ProgressBar(total=1.0, show_eta=False, id="progress")
-            yield Static(id="progress-label")
-            yield Static(id="hint")
+            # Text from actions, AWS and the demo: never read as markup.
+            yield Static(id="progress-label", markup=False)
+            yield Static(id="hint", markup=False)
         with Horizontal(id="actions"):
             yield Button(self.action_label(), id="act", variant="primary")
         yield RunFooter()
