@@ -43,6 +43,11 @@ ROUTINE_EVENTS = frozenset(
 """What `h` hides: the many records behind each decision, not the decisions."""
 
 
+def who(record: dict[str, object]) -> str:
+    operator = record.get("operator")
+    return str(operator.get("local_user") or "?") if isinstance(operator, dict) else "?"
+
+
 def _gist(record: dict[str, object]) -> str:
     details = record.get("details")
     return gist(str(record.get("event")), details) if isinstance(details, dict) else ""
@@ -71,6 +76,7 @@ class ReviewScreen(Searchable, Screen[None]):
         self.path = path
         self.standalone = standalone
         self.records: list[dict[str, object]] = []
+        self.several = False  # more than one operator wrote the log: a "who" column
 
     def compose(self) -> ComposeResult:
         yield RunTop()
@@ -84,11 +90,15 @@ class ReviewScreen(Searchable, Screen[None]):
         yield RunFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#timeline", DataTable)
-        for name in ("seq", "time", "step", "event", "what"):
-            table.add_column(name, key=name)
+        self.columns(("seq", "time", "step", "event", "what"))
         self.load()
-        table.focus()
+        self.query_one("#timeline", DataTable).focus()
+
+    def columns(self, names: tuple[str, ...]) -> None:
+        table = self.query_one("#timeline", DataTable)
+        table.clear(columns=True)
+        for name in names:
+            table.add_column(name, key=name)
 
     @work(thread=True, exclusive=True, group="review-load", exit_on_error=False)
     def load(self) -> None:
@@ -101,6 +111,12 @@ class ReviewScreen(Searchable, Screen[None]):
 
     def on_audit_loaded(self, message: AuditLoaded) -> None:
         self.records = message.records
+        # A log written by several people (a team run) says who wrote each record.
+        self.several = len({who(r) for r in self.records}) > 1
+        table = self.query_one("#timeline", DataTable)
+        if self.several != ("who" in table.columns):
+            named = ("seq", "time", "who") if self.several else ("seq", "time")
+            self.columns((*named, "step", "event", "what"))
         style = "bold green" if message.intact else "bold white on red"
         self.query_one("#verdict", Static).update(Text(f"Chain: {message.verdict}", style=style))
         steps = sorted({str(r.get("step")) for r in self.records if r.get("step")})
@@ -139,6 +155,7 @@ class ReviewScreen(Searchable, Screen[None]):
             table.add_row(
                 str(record.get("seq")),
                 printable(time),
+                *([printable(who(record))] if self.several else []),
                 printable(str(record.get("step") or "-")),
                 printable(str(record.get("event"))),
                 clip(printable(_gist(record)), room),
@@ -155,7 +172,7 @@ class ReviewScreen(Searchable, Screen[None]):
             return False
         query = self.search_query
         fields = (record.get(k) for k in ("seq", "time", "step", "event"))
-        return not query or matches(query, *fields, _gist(record))
+        return not query or matches(query, *fields, who(record), _gist(record))
 
     def apply_search(self, query: str) -> None:
         self.fill()
@@ -174,6 +191,8 @@ class ReviewScreen(Searchable, Screen[None]):
         shown = [r for r in self.records if step in (None, r.get("step"))]
         shown = [r for r in shown if event in (None, r.get("event"))]
         beside = 8 + 2  # time
+        if self.several:
+            beside += max([3, *(len(printable(who(r))) for r in shown)]) + 2
         for name, field in (("seq", "seq"), ("step", "step"), ("event", "event")):
             values = [len(printable(str(r.get(field) or "-"))) for r in shown]
             beside += max([len(name), *values]) + 2

@@ -45,9 +45,11 @@ def dns_line(app: RunbookApp) -> str:
 
 
 def timeline(app: RunbookApp) -> list[tuple[str, str, str]]:
+    """(who, step, event) of each row: the log of two people says who wrote each record."""
     table = app.screen.query_one("#timeline", DataTable)
+    at = {key.value: index for index, key in enumerate(table.columns)}
     rows = [table.get_row_at(i) for i in range(table.row_count)]
-    return [(str(r[0]), str(r[2]), str(r[3])) for r in rows]
+    return [(str(r[at["who"]]), str(r[at["step"]]), str(r[at["event"]])) for r in rows]
 
 
 def shared(prefix: str, event: str) -> list[dict[str, Any]]:
@@ -81,7 +83,8 @@ async def test_bo_follows_ana_and_takes_the_lease_over(
                 10,
                 lambda: (
                     isinstance(app.screen, ReviewScreen)
-                    and ("verify-accounts", "action.outcome") in [r[1:] for r in timeline(app)]
+                    and "who" in app.screen.query_one("#timeline", DataTable).columns
+                    and ("ana", "verify-accounts", "action.outcome") in timeline(app)
                 ),
             )
             mirror = paths["bo"].parent / ".runbook" / "shared-audit.jsonl"
