@@ -96,7 +96,8 @@ def banner(world: DemoWorld) -> str:
     return (
         f"Demo: AWS is an emulator at {world.endpoint_url}; nothing leaves this machine. "
         "Some gates fail at first, as in life: f fixes a check in the emulator, "
-        "w waives a gate with a reason."
+        "w waives a gate with a reason. For commands from another shell, start the demo "
+        "with `runbook demo --serve`: it prints what to export."
     )
 
 
