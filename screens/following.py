@@ -162,8 +162,8 @@ class RunFollowing:
         self._seen(message.holder)
 
     def _seen(self, holder: Holder | None) -> None:
-        if holder != self.lease_holder:
-            self.lease_holder = holder
+        was, self.lease_holder = self.lease_holder, holder  # its heartbeat, kept fresh
+        if (was and was.token) != (holder and holder.token):  # another holding, or none
             close_stale_questions(self)  # type: ignore[arg-type]
             self.broadcast()
 
@@ -183,7 +183,12 @@ class RunFollowing:
             if reason:
                 self.take_over(holder, reason)
 
-        premise = lambda: None if self.lease_holder == holder else "the lease changed hands"  # noqa: E731
+        def premise() -> str | None:  # the same holding (its heartbeat renews, its token not)
+            now = self.lease_holder
+            return (
+                None if now is not None and now.token == holder.token else "the lease changed hands"
+            )
+
         cast("App[Any]", self).push_screen(TakeOverScreen(holder, premise=premise), answered)
 
     @work(thread=True, group="lease", exit_on_error=False, description="Take the lease over")

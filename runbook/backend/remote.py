@@ -95,6 +95,9 @@ class S3State:
         shared = found[0].dns.rolled_back_at if found is not None else None
         if shared is not None and shared >= rolled:
             return False
+        flipped = found[0].dns.flipped_at if found is not None else None
+        if flipped is not None and flipped > rolled:
+            return False  # flipped again since (a flip clears rolled_back_at): it stands
 
         def merge(state: RunState) -> None:
             state.dns.rolled_back_at = rolled

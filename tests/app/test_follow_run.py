@@ -103,6 +103,12 @@ async def test_bo_follows_ana_and_takes_the_lease_over(
             await pilot.press("T")
             await pilot.pause()
             assert isinstance(app.screen, TakeOverScreen)
+            # Ana's heartbeat renews her lease while Bo types: the question still stands.
+            seen = app.lease_holder
+            assert seen is not None
+            renewed = lambda: (h := app.lease_holder) is not None and h.heartbeat > seen.heartbeat  # noqa: E731
+            assert await within(pilot, 30, renewed)
+            assert isinstance(app.screen, TakeOverScreen)
             await pilot.press("x", "enter")  # too short a reason: refused in the dialog
             await pilot.pause()
             assert isinstance(app.screen, TakeOverScreen)

@@ -3,12 +3,14 @@ chain stays the chain S3 holds (moto in-process)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runbook.audit.verify import read_records, verify
 from runbook.backend.chain import SharedChain
 from runbook.backend.follow import RunFollower
 from runbook.backend.s3 import S3Backend
+from runbook.state import RunState
 from tests.support import s3backend as s3
 
 
@@ -77,3 +79,24 @@ def test_the_snapshot_is_pulled_when_its_record_arrives_after_the_state_says_fli
     SharedChain(store).append({**record(0, "ana"), "event": "dns.snapshot_saved"})
     assert not follower.poll().state_changed
     assert follower.snapshot.read_bytes() == b'{"zone_id": "Z1"}'
+
+
+def test_a_local_rollback_older_than_the_shared_flip_is_not_carried_up(
+    aws: None, tmp_path: Path
+) -> None:
+    s3.make_bucket(s3.PLAIN, lock=False)
+    prefix = s3.run_prefix()
+    backend = S3Backend(s3.s3_client(), f"s3://{s3.PLAIN}/{prefix}", tmp_path)
+    t0 = datetime(2026, 12, 2, 6, 48, 20, tzinfo=UTC)
+    local = RunState(run_id="r1")
+    local.dns.rolled_back_at, local.dns.rollback_confirmed = t0, True  # bo's, from a shell
+    flipped = RunState(run_id="r1")
+    flipped.dns.flipped_at = t0 + timedelta(seconds=11)  # ana flipped again since
+    s3.store(s3.PLAIN, prefix).create("state.json", flipped.model_dump_json().encode())
+    assert backend.state.merge_rollback(local) is False
+    shared = backend.state.load(RunState())
+    assert shared.dns.flipped_at == t0 + timedelta(seconds=11) and shared.dns.rolled_back_at is None
+    local.dns.rolled_back_at = t0 + timedelta(seconds=30)  # a rollback after that flip
+    assert backend.state.merge_rollback(local) is True
+    shared = backend.state.load(RunState())
+    assert shared.dns.flipped_at is None and shared.dns.rolled_back_at == local.dns.rolled_back_at
