@@ -67,9 +67,12 @@ def approvers(
     held: dict[str, dict[str, Any]] = {}
     said: tuple[Any, Any] | None = None  # (statuses, waived checks) of the step's gate
     for record in records:
+        event, details = record.get("event"), record.get("details") or {}
+        if event == "rollback.outcome" and details.get("confirmed") is True:
+            held = {}  # as its waivers: the steps done again are approved again
+            continue
         if record.get("step") != step_id:
             continue
-        event, details = record.get("event"), record.get("details") or {}
         if event in ANCHORS:
             now_says = _says(said, event, details)
             if now_says != said:

@@ -61,6 +61,17 @@ def test_an_approval_older_than_a_changed_or_failed_gate_does_not_count(tmp_path
     assert held(log) == []
 
 
+def test_a_confirmed_rollback_voids_the_approvals_given_before_it(tmp_path: Path) -> None:
+    log = Log(tmp_path / "audit.jsonl")
+    log.approve(BO, log.gate(ANA, PASSED))
+    log.log.record("rollback.outcome", confirmed=False)  # not confirmed: DNS may not be back
+    assert held(log) == [BO]
+    log.log.record("rollback.outcome", confirmed=True)
+    assert held(log) == []
+    log.approve(BO, log.gate(ANA, PASSED))
+    assert held(log) == [BO]
+
+
 def test_an_approval_of_a_stale_gate_does_not_count(tmp_path: Path) -> None:
     log = Log(tmp_path / "audit.jsonl")
     gate = log.gate(ANA, PASSED)
