@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import work
 from textual.binding import Binding
 
-from screens.messages import LeaseSeen, LeaseTakenOver, SharedRunPolled
+from screens.messages import LeaseSeen, LeaseTakenOver, SharedRunPolled, SnapshotFetched
 from screens.premises import close_stale_questions
 
 if TYPE_CHECKING:
@@ -166,6 +166,38 @@ class RunFollowing:
         if (was and was.token) != (holder and holder.token):  # another holding, or none
             close_stale_questions(self)  # type: ignore[arg-type]
             self.broadcast()
+
+    # --- the rollback key on a follower's machine ---------------------------------
+
+    def fetch_shared_snapshot(self) -> bool:
+        """The state says flipped, the snapshot is not here yet (the next look brings it):
+        fetch it now, then ask. False when there is nothing to fetch from."""
+        runtime = self.runtime
+        if self.follower is None or runtime is None or runtime.state.dns.flipped_at is None:
+            return False
+        self.notify("Fetching the flip's snapshot from the shared run…", timeout=4)
+        self._fetch_snapshot()
+        return True
+
+    @work(thread=True, group="snapshot", exit_on_error=False, description="Fetch the snapshot")
+    def _fetch_snapshot(self) -> None:
+        from runbook.backend.remote import pull_snapshot
+
+        assert self.follower is not None
+        try:
+            pull_snapshot(self.follower.backend.store, self.follower.snapshot)
+        except Exception as exc:
+            self.post_message(SnapshotFetched(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SnapshotFetched(None))
+
+    def on_snapshot_fetched(self, message: SnapshotFetched) -> None:
+        assert self.follower is not None
+        if self.follower.snapshot.exists():
+            cast("Any", self).action_rollback()  # the question, now with the snapshot
+            return
+        why = message.error or "the shared run has no snapshot yet"
+        self.notify(f"Cannot roll back from here yet: {why}", severity="error", timeout=20)
 
     # --- taking the lease over --------------------------------------------------
 

@@ -184,3 +184,11 @@ class LeaseTakenOver(Message):
         super().__init__()
         self.previous = previous
         self.error = error
+
+
+class SnapshotFetched(Message):
+    """The shared run's DNS snapshot was fetched for a rollback here (`error`: it was not)."""
+
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error

@@ -36,6 +36,8 @@ class RollbackDialog:
 
         def start_rollback(self) -> None: ...
 
+        def fetch_shared_snapshot(self) -> bool: ...
+
         def stop_if_audit_failed(self, exc: BaseException) -> bool: ...
 
     def _as_app(self) -> App[Any]:
@@ -52,6 +54,8 @@ class RollbackDialog:
         runtime = self.runtime
         path = runtime.snapshot_path
         if not path.exists():
+            if self.fetch_shared_snapshot():  # another machine flipped: its snapshot first
+                return
             app.notify(
                 "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
             )

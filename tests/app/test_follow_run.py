@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from runbook.audit.verify import read_records, verify
 from runbook.state import StepStatus
 from screens.app import RunbookApp, build_app
+from screens.confirm import ConfirmScreen
 from screens.dnsline import DnsLine
 from screens.leaseline import LeaseLine
 from screens.review import ReviewScreen
@@ -219,8 +220,11 @@ async def test_the_second_person_approves_the_flip_from_the_app(
         flipped = await asyncio.to_thread(s3.cli, "ana", paths["ana"], "do", "flip-dns", "--yes")
         assert flipped.returncode == 0, flipped.stdout + flipped.stderr
         assert await within(pilot, 15, lambda: "→ target" in dns_line(app))
+        # The state may say flipped before this machine has the snapshot: the key fetches it.
+        assert app.runtime is not None
+        app.runtime.snapshot_path.unlink(missing_ok=True)
         await pilot.press("ctrl+r")
-        await pilot.pause()
+        assert await within(pilot, 10, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         assert await within(pilot, 30, lambda: "→ source again" in dns_line(app))
     assert w.records(session, zone)[0]["ResourceRecords"] == w.simple()["ResourceRecords"]
