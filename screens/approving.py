@@ -16,7 +16,6 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from textual.app import App
-    from textual.notifications import SeverityLevel
 
     from runbook.approvals import Decision
     from runbook.engine import Engine
@@ -46,15 +45,6 @@ class Approving:
     if TYPE_CHECKING:  # from App
 
         def post_message(self, message: Any) -> bool: ...
-        def notify(
-            self,
-            message: str,
-            *,
-            title: str = "",
-            severity: SeverityLevel = "information",
-            timeout: float | None = None,
-            markup: bool = False,
-        ) -> None: ...
         def broadcast(self, step_id: str | None = None) -> None: ...
 
     def needs_approval(self, step_id: str) -> bool:
@@ -129,5 +119,7 @@ class Approving:
 
     def on_approval_decided(self, message: ApprovalDecided) -> None:
         ok = message.decision.ok
-        self.notify(message.decision.message, severity="information" if ok else "error")
+        cast("App[Any]", self).notify(
+            message.decision.message, severity="information" if ok else "error"
+        )
         self.count_approvals(message.step_id)

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from textual.app import App
-    from textual.notifications import SeverityLevel
 
     from runbook.backend.follow import RunFollower
     from runbook.lease import Holder
@@ -51,15 +50,6 @@ class RunFollowing:
     if TYPE_CHECKING:  # from App
 
         def post_message(self, message: Any) -> bool: ...
-        def notify(
-            self,
-            message: str,
-            *,
-            title: str = "",
-            severity: SeverityLevel = "information",
-            timeout: float | None = None,
-            markup: bool = False,
-        ) -> None: ...
         def broadcast(self, step_id: str | None = None) -> None: ...
 
     def start_following(self) -> None:
@@ -147,7 +137,7 @@ class RunFollowing:
                 continue
             text = headline(runtime.model, record)
             if text is not None:
-                self.notify(text, title="Shared run", timeout=12)
+                cast("App[Any]", self).notify(text, title="Shared run", timeout=12)
 
     def read_local_lease(self) -> None:
         """In a worker: the lease file of a run kept in the state directory."""
@@ -175,7 +165,9 @@ class RunFollowing:
         runtime = self.runtime
         if self.follower is None or runtime is None or runtime.state.dns.flipped_at is None:
             return False
-        self.notify("Fetching the flip's snapshot from the shared run…", timeout=4)
+        cast("App[Any]", self).notify(
+            "Fetching the flip's snapshot from the shared run…", timeout=4
+        )
         self._fetch_snapshot()
         return True
 
@@ -197,7 +189,9 @@ class RunFollowing:
             cast("Any", self).action_rollback()  # the question, now with the snapshot
             return
         why = message.error or "the shared run has no snapshot yet"
-        self.notify(f"Cannot roll back from here yet: {why}", severity="error", timeout=20)
+        cast("App[Any]", self).notify(
+            f"Cannot roll back from here yet: {why}", severity="error", timeout=20
+        )
 
     # --- taking the lease over --------------------------------------------------
 
@@ -237,10 +231,12 @@ class RunFollowing:
 
     def on_lease_taken_over(self, message: LeaseTakenOver) -> None:
         if message.previous is None:
-            self.notify(f"Lease not taken over: {message.error}", severity="error", timeout=20)
+            cast("App[Any]", self).notify(
+                f"Lease not taken over: {message.error}", severity="error", timeout=20
+            )
             return
         self.lease_holder = None
-        self.notify(
+        cast("App[Any]", self).notify(
             f"You took the lease over from {message.previous.describe()}. Their wait or watch "
             "pauses at its next heartbeat; an action already sending finishes.",
             title="Lease taken over",
