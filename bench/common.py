@@ -343,3 +343,22 @@ def to_json(reports: Sequence[Report]) -> list[dict[str, Any]]:
         }
         for r in reports
     ]
+
+
+def until_confirmed(argv: list[str]) -> tuple[float, float]:
+    """(seconds to `rollback confirmed` on stdout, seconds to exit), from spawn: a rollback
+    command run as the operator would (`runbook rollback`, or a script printing the same)."""
+    begun = time.perf_counter()
+    child = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT
+    )
+    assert child.stdout is not None
+    confirmed: float | None = None
+    for line in child.stdout:
+        if confirmed is None and line.startswith("rollback confirmed"):
+            confirmed = time.perf_counter() - begun
+    _out, err = child.communicate(timeout=120)
+    ended = time.perf_counter() - begun
+    if child.returncode != 0 or confirmed is None:
+        raise RuntimeError(f"{' '.join(argv[:4])} ... did not confirm:\n{err[-2000:]}")
+    return confirmed, ended

@@ -24,7 +24,6 @@ and its outcome:
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,14 +36,13 @@ from typing import Any
 
 from bench.common import (
     LOOPBACK,
-    ROOT,
     Measure,
     Options,
     Report,
-    child_env,
     goal_line,
     log,
     ratio_line,
+    until_confirmed,
 )
 from runbook.audit.verify import read_records
 from runbook.demo.emulator import Emulator
@@ -173,21 +171,9 @@ def _in_process(runtime: Runtime, clock: _OutcomeClock) -> float:
 
 def _as_process(path: Path) -> tuple[float, float]:
     """(seconds to `rollback confirmed` on stdout, seconds to exit), from spawn."""
-    argv = [sys.executable, "-m", "runbook.cli", "rollback", "-f", str(path), "--yes"]
-    begun = time.perf_counter()
-    child = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT
+    return until_confirmed(
+        [sys.executable, "-m", "runbook.cli", "rollback", "-f", str(path), "--yes"]
     )
-    assert child.stdout is not None
-    confirmed: float | None = None
-    for line in child.stdout:
-        if confirmed is None and line.startswith("rollback confirmed"):
-            confirmed = time.perf_counter() - begun
-    _out, err = child.communicate(timeout=120)
-    ended = time.perf_counter() - begun
-    if child.returncode != 0 or confirmed is None:
-        raise RuntimeError(f"runbook rollback exited {child.returncode}:\n{err[-2000:]}")
-    return confirmed, ended
 
 
 def _failed_sends(world: World) -> int:

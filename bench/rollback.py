@@ -19,7 +19,6 @@ order rotates, so none always runs on a warmer cache.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    ROOT,
     Measure,
     Options,
     Report,
@@ -36,6 +34,7 @@ from bench.common import (
     log,
     ratio_line,
     run_child,
+    until_confirmed,
 )
 from runbook.aws.session import build_session
 from runbook.demo.emulator import Emulator
@@ -90,33 +89,15 @@ def _restored(session: Any, zone: str, snapshot: Snapshot) -> None:
         raise RuntimeError(f"not rolled back: {now}")
 
 
-def _until_confirmed(argv: list[str]) -> tuple[float, float]:
-    """(seconds to `rollback confirmed` on stdout, seconds to exit), from spawn."""
-    begun = time.perf_counter()
-    child = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT
-    )
-    assert child.stdout is not None
-    confirmed: float | None = None
-    for line in child.stdout:
-        if confirmed is None and line.startswith("rollback confirmed"):
-            confirmed = time.perf_counter() - begun
-    _out, err = child.communicate(timeout=120)
-    ended = time.perf_counter() - begun
-    if child.returncode != 0 or confirmed is None:
-        raise RuntimeError(f"{' '.join(argv[:4])} ... did not confirm:\n{err[-2000:]}")
-    return confirmed, ended
-
-
 def _runbook_rollback(path: Path) -> tuple[float, float]:
-    return _until_confirmed(
+    return until_confirmed(
         [sys.executable, "-m", "runbook.cli", "rollback", "-f", str(path), "--yes"]
     )
 
 
 def _bare_rollback(zone: str, batch_file: Path) -> float:
     argv = [sys.executable, "-m", "bench._bare_rollback", zone, w.NAME, str(batch_file)]
-    return _until_confirmed(argv)[0]
+    return until_confirmed(argv)[0]
 
 
 def _cli_rollback(cli: Path, endpoint: str, zone: str, batch_file: Path) -> float:

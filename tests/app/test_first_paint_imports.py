@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.support.modules import imported
 from tests.support.runbooks import base_runbook, write_runbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,10 +53,6 @@ CHILD = textwrap.dedent(
 )
 
 NOT_BEFORE_FIRST_PAINT = ("botocore", "boto3", "s3transfer", "urllib3")
-
-
-def imported(modules: list[str], package: str) -> list[str]:
-    return [m for m in modules if m == package or m.startswith(package + ".")]
 
 
 def test_the_app_paints_before_botocore_is_imported(tmp_path: Path) -> None:

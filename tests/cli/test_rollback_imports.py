@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 from tests.support import dnsworld as w
+from tests.support.modules import imported
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,10 +56,6 @@ NOT_BEFORE_THE_OUTCOME = (
     "s3transfer",
 )
 NEVER = ("textual", "rich", "checks")
-
-
-def imported(modules: list[str], package: str) -> list[str]:
-    return [m for m in modules if m == package or m.startswith(package + ".")]
 
 
 def test_the_rollback_command_imports_only_what_it_uses(moto_server: str, tmp_path: Path) -> None:
