@@ -87,11 +87,17 @@ class SlowCheck(Check[NoParams]):
 
 
 class Messages:
+    """The few messages the bench waits on. Kept by kind: holding every message would
+    hold every screen they name, and grow the heap the app's collections walk."""
+
+    KINDS = (GateStarted, GateFinished, RollbackFinished)
+
     def __init__(self) -> None:
         self.seen: list[Message] = []
 
     def __call__(self, message: Message) -> None:
-        self.seen.append(message)
+        if isinstance(message, self.KINDS):
+            self.seen.append(message)
 
     def count(self, kind: type[Message]) -> int:
         return sum(isinstance(m, kind) for m in self.seen)

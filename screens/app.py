@@ -153,6 +153,7 @@ class RunbookApp(
         # Start-up objects (service models, widgets) live for the whole run: keep
         # full collections from walking them, which stalled the loop by 100-200 ms.
         gc.freeze()
+        self.tune_interpreter()
 
     @work(
         thread=True, group="startup", exit_on_error=False, description="Reconcile, check identity"
