@@ -28,7 +28,8 @@ from runbook.actions import (
 from runbook.audit.log import AuditWriteError
 from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
-from runbook.formatting import one_line
+from runbook.formatting import one_line, utc_time
+from runbook.model import Step, WaitAction
 from runbook.rollback_reset import NOT_CALLED_FOR, first_not_done, held_by, skipped
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
@@ -454,12 +455,8 @@ class Engine:
                 self._finish(step_id, outcome, "action.reconciled")
                 messages.append(f"{step_id}: {outcome.summary}")
             else:
-                self.rt.audit.record(
-                    "action.reconciled",
-                    step=step_id,
-                    ok=False,
-                    summary="interrupted before it took effect; offered again",
-                )
+                summary = _offered_again(step, self.rt.state)
+                self.rt.audit.record("action.reconciled", step=step_id, ok=False, summary=summary)
 
                 def offered_again(state: RunState, step_id: str = step_id) -> None:
                     state.step(step_id).status = StepStatus.PENDING
@@ -467,8 +464,18 @@ class Engine:
 
                 with self._lock:
                     self.rt.update_state(offered_again)
-                messages.append(f"{step_id}: interrupted before it took effect; offered again")
+                messages.append(f"{step_id}: {summary}")
         return messages
+
+
+def _offered_again(step: Step, state: RunState) -> str:
+    """What an interrupted action that had not finished left behind, in words."""
+    deadline = state.step(step.id).wait_deadline
+    if isinstance(step.action, WaitAction) and deadline is not None:
+        # Not "before it took effect": the wait's time was running, and still is.
+        until = utc_time(deadline.isoformat())
+        return f"interrupted; offered again, still counting down to {until}Z"
+    return "interrupted before it took effect; offered again"
 
 
 def _ok(outcome: CheckOutcome) -> bool:

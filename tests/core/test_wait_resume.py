@@ -84,7 +84,9 @@ def test_an_interrupted_wait_is_audited_and_left_open_for_the_next_start(
     again = Runtime.open(path)
     engine = Engine(again)
     notes = engine.reconcile()
-    assert notes == ["settle: interrupted before it took effect; offered again"]
+    # Said as what it is: the wait's time kept running, nothing "did not take effect".
+    at = deadline.strftime("%Y-%m-%d %H:%M:%S")
+    assert notes == [f"settle: interrupted; offered again, still counting down to {at}Z"]
     assert again.state.step("settle").status == StepStatus.PENDING
     # Started again, the wait counts down to the deadline recorded the first time.
     raised, texts = interrupt_a_running_wait(engine)
