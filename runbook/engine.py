@@ -29,7 +29,7 @@ from runbook.audit.log import AuditWriteError
 from runbook.audit.verify import records_backward
 from runbook.aws.identity import IdentityFinding, compare
 from runbook.formatting import one_line, utc_time
-from runbook.model import Step, WaitAction
+from runbook.model import ForceMigrateAction, Step, WaitAction
 from runbook.rollback_reset import NOT_CALLED_FOR, first_not_done, held_by, skipped
 from runbook.runner import CheckJob, CheckOutcome, gate_passes, run_checks
 from runbook.runtime import Runtime
@@ -475,6 +475,8 @@ def _offered_again(step: Step, state: RunState) -> str:
         # Not "before it took effect": the wait's time was running, and still is.
         until = utc_time(deadline.isoformat())
         return f"interrupted; offered again, still counting down to {until}Z"
+    if isinstance(step.action, ForceMigrateAction):  # users made so far stay made
+        return "interrupted; offered again: doing it resumes where it stopped"
     return "interrupted before it took effect; offered again"
 
 
