@@ -8,7 +8,7 @@ import json
 import shlex
 import sys
 
-from runbook.acting import LeaseLost
+from runbook.acting import LeaseLost, acting_elsewhere
 from runbook.cli.output import (
     EXIT_BREACH,
     EXIT_FAIL,
@@ -141,22 +141,34 @@ def cmd_do(args: argparse.Namespace) -> int:
             raise UsageError("--waive needs a reason")
         gate = engine.run_gate(step.id)
         print_outcomes(gate.outcomes)
-        if not gate.passed:
-            if not wants_waiver(args):
-                print(f"gate not passed for {step.id}; nothing changed", file=sys.stderr)
-                return EXIT_FAIL
-            waive_from_args(engine, step.id, args)  # prints each check it waived, and why
+        waiving = not gate.passed
+        if waiving and not wants_waiver(args):
+            print(f"gate not passed for {step.id}; nothing changed", file=sys.stderr)
+            return EXIT_FAIL
+        if (holder := acting_elsewhere(runtime)) is not None:
+            # Refused before any waiver or question: nothing of this attempt is recorded
+            # as if it went ahead (`engine.do` refuses again if one starts meanwhile).
+            print(
+                f"not done: the run's lease is held by {holder.describe()}; nothing changed "
+                "(see `runbook lease show`)",
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
         if isinstance(step.action, ManualAction):
             question = f"Confirm: {step.action.confirm}"
         else:
             env = runtime.model.migration.environment
             question = f"{step.action.label}: step {step.id!r} ({env})?"
+        if waiving:
+            question = f"{question.rstrip('?')}, waiving its failing checks?"
         if not args.yes and (preview := preview_text(runtime, step)) is not None:
             print(preview)  # what will change, read now: the app's dialog says the same
         if not confirm(question, args.yes):
             runtime.audit.record("action.not_confirmed", step=step.id)
             print("not confirmed; nothing changed", file=sys.stderr)
             return EXIT_FAIL
+        if waiving:  # only once the operator has said go: a declined `do` waives nothing
+            waive_from_args(engine, step.id, args)  # prints each check it waived, and why
         try:
             outcome = engine.do(step.id, confirmed=True, progress=progress_printer())
         except GateNotPassed as exc:

@@ -3,6 +3,8 @@ for the flip, the environment's name typed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,43 @@ def test_a_step_with_nothing_to_do_says_its_gate_was_waived_not_passed(
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert "gate waived; nothing to do" in out and "gate passed" not in out
+
+
+def test_a_declined_do_waives_nothing(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, session, zone = flip_world(tmp_path, "rehearsal", FLIP_CHECKS)
+    monkeypatch.setattr("builtins.input", lambda _prompt="": "n")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert main(["do", "flip-dns", "-f", str(path), "--waive", "rehearsal: both known"]) == 1
+    assert "not confirmed; nothing changed" in capsys.readouterr().err
+    # No waiver stands for an action the operator declined: the app would offer it.
+    assert waived_records(path) == []
+    assert saved_step(path).waived_checks == {}
+    assert w.records(session, zone)[0]["ResourceRecords"] == [{"Value": w.SOURCE_IP}]
+
+
+def test_a_do_refused_for_the_lease_waives_nothing(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _session, _zone = flip_world(tmp_path, "rehearsal", FLIP_CHECKS)
+    state_dir = path.parent / ".runbook"
+    state_dir.mkdir(exist_ok=True)
+    # Another live process, on this host, holds the run's lease (ana's shell).
+    holds = (
+        "import sys, time; from pathlib import Path; from runbook.lease import RunLease; "
+        "RunLease(Path(sys.argv[1])).acquire(local_user='ana', aws_arn=None); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holds, str(state_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert do(path, "--waive", "second actor test") == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "lease is held by ana" in err and "nothing changed" in err
+    assert waived_records(path) == []
