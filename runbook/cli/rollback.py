@@ -112,6 +112,20 @@ def _state(state_dir: Path) -> tuple[str, JsonStateFile | None]:
         return "unknown", None
 
 
+def _no_snapshot(args: argparse.Namespace, snapshot_path: Path) -> str:
+    """Why there is nothing to roll back from: no flip, or not the run's directory."""
+    where = snapshot_path.absolute()
+    if not args.state_dir and not Path(args.file).exists():
+        # Not "the flip has not run": read at 3 a.m. from the wrong directory, it would be
+        # taken for "nothing to roll back".
+        return (
+            f"no runbook at {Path(args.file).absolute()} and no DNS snapshot at {where}: "
+            "this is not the run's directory; pass -f RUNBOOK (or --state-dir DIR). "
+            "Nothing was changed"
+        )
+    return f"no DNS snapshot at {where}: this run has not flipped; nothing to roll back"
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     located = _locate(args)
     state_dir = located.state_dir
@@ -120,7 +134,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     try:
         snapshot, note = trusted_snapshot(snapshot_path, audit_path)
     except FileNotFoundError:
-        print(f"no DNS snapshot at {snapshot_path}: the flip has not run", file=sys.stderr)
+        print(_no_snapshot(args, snapshot_path), file=sys.stderr)
         return EXIT_USAGE
     except SnapshotUnusable as exc:
         print(f"cannot roll back: {exc}", file=sys.stderr)
