@@ -72,9 +72,10 @@ def _locate(args: argparse.Namespace) -> Located:
     try:
         inputs = read_inputs(path)
     except RunbookUnusable as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print("runbook unusable; rolling back from the snapshot alone", file=sys.stderr)
+        if path.exists() or args.state_dir:  # a missing one is said once, with the snapshot
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            print("runbook unusable; rolling back from the snapshot alone", file=sys.stderr)
         if args.state_dir:
             return Located(Path(args.state_dir), None)
         return Located(state_dir_from_text(path), None)

@@ -28,6 +28,7 @@ def test_from_a_directory_without_the_runbook_it_asks_for_the_file(tmp_path: Pat
     assert done.returncode == 2
     assert "this is not the run's directory; pass -f RUNBOOK" in done.stderr
     assert "has not run" not in done.stderr and "has not flipped" not in done.stderr
+    assert "rolling back from the snapshot alone" not in done.stderr  # it cannot
 
 
 def test_a_run_that_never_flipped_says_there_is_nothing_to_roll_back(tmp_path: Path) -> None:
