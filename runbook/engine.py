@@ -328,18 +328,23 @@ class Engine:
         does another operator taking the lease over (`LeaseLost`).
         """
         self.rt.model.step(step_id)  # an unknown step fails here, before anything else
-        if not self._identity_ok:
-            findings = self.verify_identity()
-            if not all(f.ok for f in findings):
-                bad = "; ".join(
-                    f"{f.account}: expected {f.expected}, got {f.actual or f.error}"
-                    for f in findings
-                    if not f.ok
-                )
-                raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
+        self.require_identity()
         with holding_lease(self.rt, step_id) as lost:
             stop = interrupt if interrupt is not None else threading.Event()
             return self._do_holding_lease(step_id, confirmed, progress, cancel, AnyOf(stop, lost))
+
+    def require_identity(self) -> None:
+        """The accounts checked (once): the audit then names the caller's AWS identity."""
+        if self._identity_ok:
+            return
+        findings = self.verify_identity()
+        if not all(f.ok for f in findings):
+            bad = "; ".join(
+                f"{f.account}: expected {f.expected}, got {f.actual or f.error}"
+                for f in findings
+                if not f.ok
+            )
+            raise GateNotPassed(f"wrong or unreachable account, nothing sent: {bad}")
 
     def _do_holding_lease(
         self,

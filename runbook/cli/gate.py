@@ -168,6 +168,11 @@ def cmd_do(args: argparse.Namespace) -> int:
             print("not confirmed; nothing changed", file=sys.stderr)
             return EXIT_FAIL
         if waiving:  # only once the operator has said go: a declined `do` waives nothing
+            try:
+                engine.require_identity()  # so that the waiver names who gave it, AWS identity too
+            except GateNotPassed as exc:
+                print(f"not done: {exc}", file=sys.stderr)
+                return EXIT_FAIL
             waive_from_args(engine, step.id, args)  # prints each check it waived, and why
         try:
             outcome = engine.do(step.id, confirmed=True, progress=progress_printer())

@@ -59,6 +59,8 @@ def test_waive_prints_each_check_it_covered_with_its_status_and_reason(
     assert "  dns.ttl FAIL: " in out and "  codestar.connections " in out
     assert out.count("    reason: rehearsal: both known") == 2
     (record,) = waived_records(path)
+    # Who waived: the verified AWS identity as well as the local user (DESIGN rule 8).
+    assert record["operator"]["aws_arn"], record["operator"]
     covered = {c["check"]: c["reason"] for c in record["details"]["waived_checks"]}
     assert covered == {
         "dns.ttl": "rehearsal: both known",
