@@ -14,7 +14,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Markdown, ProgressBar, Sparkline, Static
 
 from runbook.model import ManualAction, Step
@@ -102,12 +102,15 @@ class StepScreen(Ticks, RunbookScreen):
                 yield WatchPanel(self.step_id, id="watch")
             yield Sparkline([], id="lag")
             yield Static(id="lag-label")
+            yield Static(id="hint", markup=False)
+        # Progress sits with the action, below the scrolled text: at 80x24 it was
+        # below the fold, and a minute of force-migration showed no sign of life.
+        with Vertical(id="actions"):
             yield ProgressBar(total=1.0, show_eta=False, id="progress")
             # Text from actions, AWS and the demo: never read as markup.
             yield Static(id="progress-label", markup=False)
-            yield Static(id="hint", markup=False)
-        with Horizontal(id="actions"):
-            yield Button(self.action_label(), id="act", variant="primary")
+            with Horizontal(id="action-row"):
+                yield Button(self.action_label(), id="act", variant="primary")
         yield RunFooter()
 
     def action_label(self) -> str:
@@ -200,6 +203,7 @@ class StepScreen(Ticks, RunbookScreen):
         bar = self.query_one("#progress", ProgressBar)
         bar.display = progress is not None
         progress_label = self.query_one("#progress-label", Static)
+        progress_label.display = progress is not None  # no blank line above the button
         if progress is not None:
             fraction, text = progress
             bar.update(total=None if fraction is None else 1.0, progress=fraction or 0.0)
