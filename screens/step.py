@@ -62,6 +62,15 @@ class StepScreen(Ticks, RunbookScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         ROLLBACK_BINDING,
         Binding("escape", "back", "Back", id="back", tooltip="Back to the overview"),
+        # As on the overview: the notices' "n opens it" holds on every step screen too.
+        Binding(
+            "n",
+            "open_next",
+            "Next step",
+            id="open_next",
+            tooltip="The step the run is at now",
+            show=False,
+        ),
         Binding("r", "rerun_all", "Run checks", id="rerun_all", tooltip="Run every check again"),
         Binding("c", "rerun_one", "Re-run check", id="rerun_one", tooltip="The highlighted one"),
         Binding(
@@ -305,6 +314,13 @@ class StepScreen(Ticks, RunbookScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_open_next(self) -> None:
+        current = self.engine.current_step()
+        if current is None:
+            self.app.notify("every step is done")
+        elif current != self.step_id:
+            self.app.switch_screen(StepScreen(current))  # in place: escape still goes back
 
     def action_approve(self) -> None:
         self.rb.ask_approval(self.step_id)
