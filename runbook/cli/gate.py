@@ -30,6 +30,7 @@ from runbook.model import ManualAction
 from runbook.preview import preview_text
 from runbook.runner import CheckOutcome, gate_passes
 from runbook.runtime import Runtime
+from runbook.waivers import failing_blocking
 
 
 def open_run(path: str) -> tuple[Runtime, Engine]:
@@ -143,7 +144,15 @@ def cmd_do(args: argparse.Namespace) -> int:
         print_outcomes(gate.outcomes)
         waiving = not gate.passed
         if waiving and not wants_waiver(args):
-            print(f"gate not passed for {step.id}; nothing changed", file=sys.stderr)
+            # Name what blocks: a skipped check prints no FAIL line to point at.
+            blocking = ", ".join(
+                f"{o.check} {o.result.status.value}" for o in failing_blocking(gate.outcomes)
+            )
+            print(
+                f"gate not passed for {step.id} ({blocking or 'see above'}); nothing changed "
+                "(fix and run it again, or --waive REASON)",
+                file=sys.stderr,
+            )
             return EXIT_FAIL
         if (holder := acting_elsewhere(runtime)) is not None:
             # Refused before any waiver or question: nothing of this attempt is recorded

@@ -196,3 +196,13 @@ def test_a_do_refused_for_the_lease_waives_nothing(
     err = capsys.readouterr().err
     assert "lease is held by ana" in err and "nothing changed" in err
     assert waived_records(path) == []
+
+
+def test_a_blocked_do_names_the_checks_that_block_it(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _session, _zone = flip_world(tmp_path, "rehearsal", FLIP_CHECKS)
+    assert do(path) == 1
+    err = capsys.readouterr().err
+    assert "gate not passed for flip-dns (dns.ttl fail, codestar.connections " in err
+    assert "--waive REASON" in err
