@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from runbook.audit.verify import read_records, verify
-from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
+from runbook.checkapi import NoParams
 from runbook.dns.records import same_sets
 from runbook.dns.snapshot import Snapshot
 from runbook.engine import Engine
@@ -32,6 +31,7 @@ from screens.review import ReviewScreen
 from screens.step import StepScreen
 from screens.waiver import WaiverScreen
 from tests.support import dnsworld as w
+from tests.support.checks import HeldCheck as SlowCheck
 from tests.support.pilot import Messages, ThreadTouches, settle, small_world
 
 
@@ -156,25 +156,16 @@ async def test_cutover_waive_flip_and_roll_back_from_everywhere(
     assert waived["details"]["reason"] == "rehearsal: TTL lowered today"
 
 
-class SlowCheck(Check[NoParams]):
-    meta = CheckMeta(
-        id="test.slow", title="Slow", account="none", remediation="wait", iam_actions=()
-    )
-    release = threading.Event()
-
-    def run(self, ctx: CheckContext, params: NoParams) -> CheckResult:
-        self.release.wait(20)
-        return CheckResult.passed("finally")
-
-
 async def test_rollback_starts_while_slow_checks_run(
     aws: None, tmp_path: Path, messages: Messages
 ) -> None:
     path, zone, session = small_world(tmp_path, gated_flip=False)
-    text = path.read_text().replace('id = "dns.ttl"', 'id = "test.slow"')
+    text = path.read_text().replace('id = "dns.ttl"', f'id = "{SlowCheck.meta.id}"')
     path.write_text(text.replace('[[steps]]\nid = "flip-dns"', '[[steps]]\nid = "flip-dns"'))
     registry = CheckRegistry.discover()
-    registry.entries["test.slow"] = CheckEntry("test.slow", "test", __name__, SlowCheck)
+    registry.entries[SlowCheck.meta.id] = CheckEntry(
+        SlowCheck.meta.id, "test", SlowCheck.__module__, SlowCheck
+    )
     book = path.read_text()
     book = book.replace(
         'id = "verify-accounts"\ntitle = "Verify accounts"\nphase = "prepare"\n',
@@ -192,7 +183,7 @@ async def test_rollback_starts_while_slow_checks_run(
     from runbook.model import CheckRef
 
     for index in range(slow_jobs):
-        runtime.loaded.model.steps[0].checks.append(CheckRef(id="test.slow"))
+        runtime.loaded.model.steps[0].checks.append(CheckRef(id=SlowCheck.meta.id))
         runtime.loaded.params[("verify-accounts", index)] = NoParams()
     runtime.update_state(
         lambda state: setattr(state.step("verify-accounts"), "status", StepStatus.PENDING)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -23,26 +22,16 @@ from typing import Any
 import pytest
 
 import screens.rollback_ready as rollback_ready
-from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
+from runbook.checkapi import NoParams
 from runbook.model import CheckRef
 from runbook.registry import CheckEntry, CheckRegistry
 from runbook.runtime import Runtime
 from screens.app import RunbookApp, build_app
 from screens.messages import GateFinished, GateStarted
+from tests.support.checks import HeldCheck as BlockingCheck
 from tests.support.pilot import Messages, small_world
 
 STEP = "verify-accounts"
-
-
-class BlockingCheck(Check[NoParams]):
-    meta = CheckMeta(
-        id="test.blocking", title="Blocks", account="none", remediation="wait", iam_actions=()
-    )
-    release = threading.Event()
-
-    def run(self, ctx: CheckContext, params: NoParams) -> CheckResult:
-        self.release.wait(60)
-        return CheckResult.passed("released")
 
 
 class Node:
@@ -53,7 +42,7 @@ def _runtime(tmp_path: Path) -> Runtime:
     path, _zone, _session = small_world(tmp_path, gated_flip=False)
     registry = CheckRegistry.discover()
     registry.entries[BlockingCheck.meta.id] = CheckEntry(
-        BlockingCheck.meta.id, "test", __name__, BlockingCheck
+        BlockingCheck.meta.id, "test", BlockingCheck.__module__, BlockingCheck
     )
     runtime = Runtime.open(path, registry=registry)
     first = runtime.loaded.model.steps[0]

@@ -14,8 +14,7 @@ from screens.app import build_app
 from screens.messages import ActionProgressed
 from screens.step import StepScreen
 from tests.support.pilot import Messages, settle
-from tests.support.runbooks import base_runbook, with_steps, write_runbook
-from tests.support.waitworld import until
+from tests.support.waitworld import until, wait_world
 
 LONG = "\n\n".join(f"{n}. A paragraph of instructions the operator reads first." for n in range(30))
 
@@ -23,16 +22,7 @@ LONG = "\n\n".join(f"{n}. A paragraph of instructions the operator reads first."
 async def test_progress_shows_below_long_instructions_at_80x24(
     aws: None, tmp_path: Path, messages: Messages
 ) -> None:
-    book = base_runbook()
-    wait = {
-        "id": "settle",
-        "title": "Let caches expire",
-        "phase": "cutover",
-        "independent": True,
-        "instructions": LONG,
-        "action": {"kind": "wait", "seconds": 120},
-    }
-    app = build_app(write_runbook(tmp_path, with_steps(book, [book["steps"][0], wait])))
+    app = build_app(wait_world(tmp_path, seconds=120, instructions=LONG))
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await settle(pilot)
         app.open_step("settle")

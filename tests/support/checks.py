@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runbook.aws.session import SessionFactory
-from runbook.checkapi import CheckContext, CheckResult
+from runbook.checkapi import Check, CheckContext, CheckMeta, CheckResult, NoParams
 from runbook.model import Runbook
 
 Clients = Callable[[str, str], Any]
 """`clients("source", "rds")`: unguarded clients for building resources (the `clients` fixture)."""
 
 _REGISTRY: Any = None
+
+
+class HeldCheck(Check[NoParams]):
+    """A check still running until `release` is set (a minute at most): a gate under way."""
+
+    meta = CheckMeta(
+        id="test.held", title="Held", account="none", remediation="wait", iam_actions=()
+    )
+    release = threading.Event()
+
+    def run(self, ctx: CheckContext, params: NoParams) -> CheckResult:
+        self.release.wait(60)
+        return CheckResult.passed("released")
 
 
 def run_check(

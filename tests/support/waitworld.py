@@ -13,16 +13,18 @@ from tests.support.runbooks import base_runbook, with_steps, write_runbook
 WAIT_S = 600
 
 
-def wait_world(tmp_path: Path, seconds: int = WAIT_S) -> Path:
+def wait_world(tmp_path: Path, seconds: int = WAIT_S, instructions: str | None = None) -> Path:
     """The identity gate, then `settle`: a timed wait of `seconds`, doable at any time."""
     book = base_runbook()
-    wait = {
+    wait: dict[str, object] = {
         "id": "settle",
         "title": "Let caches expire",
         "phase": "cutover",
         "independent": True,
         "action": {"kind": "wait", "seconds": seconds},
     }
+    if instructions is not None:
+        wait["instructions"] = instructions
     return write_runbook(tmp_path, with_steps(book, [book["steps"][0], wait]))
 
 
