@@ -157,11 +157,19 @@ def cmd_do(args: argparse.Namespace) -> int:
         if (holder := acting_elsewhere(runtime)) is not None:
             # Refused before any waiver or question: nothing of this attempt is recorded
             # as if it went ahead (`engine.do` refuses again if one starts meanwhile).
+            held = f"the run's lease is held by {holder.describe()}"
+            runtime.audit.record("action.refused", step=step.id, reason=held)
             print(
-                f"not done: the run's lease is held by {holder.describe()}; nothing changed "
-                "(see `runbook lease show`)",
+                f"not done: {held}; nothing changed (see `runbook lease show`)",
                 file=sys.stderr,
             )
+            return EXIT_FAIL
+        allowed, reason = engine.can_act(step.id)
+        if not allowed and not (waiving and reason.startswith("gate not passed")):
+            # What a waiver cannot settle (step order, already done) is said before the
+            # question and before any waiver is recorded; audited as `engine.do` would.
+            runtime.audit.record("action.refused", step=step.id, reason=reason)
+            print(f"not done: {reason}; nothing changed", file=sys.stderr)
             return EXIT_FAIL
         if isinstance(step.action, ManualAction):
             question = f"Confirm: {step.action.confirm}"

@@ -206,3 +206,17 @@ def test_a_blocked_do_names_the_checks_that_block_it(
     err = capsys.readouterr().err
     assert "gate not passed for flip-dns (dns.ttl fail, codestar.connections " in err
     assert "--waive REASON" in err
+
+
+def test_a_do_out_of_order_is_refused_before_any_waiver(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    book["steps"][2]["checks"] = FLIP_CHECKS  # the flip, after two steps not yet done
+    path = write_runbook(tmp_path, book)
+    assert do(path, "--waive", "rehearsal: both known") == 1
+    assert "must be done first; nothing changed" in capsys.readouterr().err
+    assert waived_records(path) == []
