@@ -25,15 +25,17 @@ FLIP_CHECKS: list[dict[str, Any]] = [
 
 
 def flip_world(
-    tmp_path: Path, environment: str, checks: list[dict[str, Any]]
+    tmp_path: Path, environment: str, checks: list[dict[str, Any]], *, alone: bool = True
 ) -> tuple[Path, Any, str]:
+    """The flip gated by `checks`: alone, or after the steps before it (none done)."""
     session = w.dns_session(False)
     zone = w.make_zone(session)
     w.upsert(session, zone, w.simple())
     book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
     book["migration"]["environment"] = environment
     flip = {**book["steps"][2], "checks": checks}
-    return write_runbook(tmp_path, with_steps(book, [flip])), session, zone
+    steps = [flip] if alone else [*book["steps"][:2], flip]
+    return write_runbook(tmp_path, with_steps(book, steps)), session, zone
 
 
 def do(path: Path, *args: str) -> int:
@@ -211,12 +213,7 @@ def test_a_blocked_do_names_the_checks_that_block_it(
 def test_a_do_out_of_order_is_refused_before_any_waiver(
     aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    session = w.dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, w.simple())
-    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
-    book["steps"][2]["checks"] = FLIP_CHECKS  # the flip, after two steps not yet done
-    path = write_runbook(tmp_path, book)
+    path, _session, _zone = flip_world(tmp_path, "rehearsal", FLIP_CHECKS, alone=False)
     assert do(path, "--waive", "rehearsal: both known") == 1
     assert "must be done first; nothing changed" in capsys.readouterr().err
     assert waived_records(path) == []
