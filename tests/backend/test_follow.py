@@ -27,13 +27,18 @@ def record(n: int, who: str) -> dict[str, object]:
     }
 
 
+def shared_run(tmp_path: Path) -> tuple[S3Backend, str]:
+    """A new run on S3 (a plain bucket) and its prefix, backed by this machine's `tmp_path`."""
+    s3.make_bucket(s3.PLAIN, lock=False)
+    prefix = s3.run_prefix()
+    return S3Backend(s3.s3_client(), f"s3://{s3.PLAIN}/{prefix}", tmp_path), prefix
+
+
 def test_each_look_brings_what_others_wrote_and_the_mirror_is_the_chain(
     aws: None, tmp_path: Path
 ) -> None:
-    s3.make_bucket(s3.PLAIN, lock=False)
-    url = f"s3://{s3.PLAIN}/{s3.run_prefix()}"
-    backend = S3Backend(s3.s3_client(), url, tmp_path)
-    other = SharedChain(s3.store(s3.PLAIN, url.split("/", 3)[3]))
+    backend, prefix = shared_run(tmp_path)
+    other = SharedChain(s3.store(s3.PLAIN, prefix))
     for n in range(3):
         other.append(record(n, "ana"))
     follower = RunFollower(backend, tmp_path)
@@ -44,7 +49,7 @@ def test_each_look_brings_what_others_wrote_and_the_mirror_is_the_chain(
     assert follower.poll().new_records == [] and not follower.poll().first
 
     other.append(record(3, "ana"))
-    s3.store(s3.PLAIN, url.split("/", 3)[3]).create("state.json", b"{}")
+    s3.store(s3.PLAIN, prefix).create("state.json", b"{}")
     later = follower.poll()
     assert [r["seq"] for r in later.new_records] == [4] and later.state_changed
     assert verify(follower.mirror).ok
@@ -66,9 +71,7 @@ def test_each_look_brings_what_others_wrote_and_the_mirror_is_the_chain(
 def test_the_snapshot_is_pulled_when_its_record_arrives_after_the_state_says_flipped(
     aws: None, tmp_path: Path
 ) -> None:
-    s3.make_bucket(s3.PLAIN, lock=False)
-    prefix = s3.run_prefix()
-    backend = S3Backend(s3.s3_client(), f"s3://{s3.PLAIN}/{prefix}", tmp_path)
+    backend, prefix = shared_run(tmp_path)
     store = s3.store(s3.PLAIN, prefix)
     follower = RunFollower(backend, tmp_path)
     follower.poll()
@@ -84,9 +87,7 @@ def test_the_snapshot_is_pulled_when_its_record_arrives_after_the_state_says_fli
 def test_a_local_rollback_older_than_the_shared_flip_is_not_carried_up(
     aws: None, tmp_path: Path
 ) -> None:
-    s3.make_bucket(s3.PLAIN, lock=False)
-    prefix = s3.run_prefix()
-    backend = S3Backend(s3.s3_client(), f"s3://{s3.PLAIN}/{prefix}", tmp_path)
+    backend, prefix = shared_run(tmp_path)
     t0 = datetime(2026, 12, 2, 6, 48, 20, tzinfo=UTC)
     local = RunState(run_id="r1")
     local.dns.rolled_back_at, local.dns.rollback_confirmed = t0, True  # bo's, from a shell
