@@ -4,6 +4,10 @@ Workers report back only through the messages in `screens.messages`; the
 handlers here run on the event loop, update the app's view of the run and tell
 the screens to redraw. Rollback is a priority binding, so it works on every
 screen, modals included, and its worker starts whatever else is running.
+
+This module imports neither the engine nor the models at its top: `runbook run`
+paints the steps before they load (`screens.loading`), and each method imports
+what it uses of them (cached by Python after the first call).
 """
 
 from __future__ import annotations
@@ -11,31 +15,20 @@ from __future__ import annotations
 import gc
 import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import get_current_worker
 
-from runbook.acting import LeaseLost
-from runbook.actions import ActionInterrupted, ActionOutcome
 from runbook.audit.log import AuditWriteError
-from runbook.dns.rollback import RollbackResult, manual_command
-from runbook.dns.snapshot import Snapshot
-from runbook.engine import Engine, GateNotPassed, OutcomeNotRecorded
-from runbook.lease import LEASE_FILE
-from runbook.runner import CheckOutcome
-from runbook.runtime import Runtime
-from runbook.state import StepStatus
-from runbook.waivers import WaiverRequest
-from runbook.watch import WATCH_FILE
 from screens.approving import Approving
 from screens.clock import RunClock
 from screens.commands import RunCommands
 from screens.contract import DemoHooks
 from screens.demo_fixes import DemoFixer
 from screens.following import TAKE_OVER_BINDING, RunFollowing
+from screens.loading import LOADING_ACTIONS, Loading, LoadingScreen, RunLoaded, RunLoading
 from screens.messages import (
     ActionFinished,
     ActionProgressed,
@@ -47,23 +40,25 @@ from screens.messages import (
     GateFinished,
     GateStarted,
     IdentityChecked,
-    RollbackFinished,
-    RollbackProgressed,
-    RunChangedOnDisk,
     RunReconciled,
     WaiverRecorded,
 )
 from screens.notices import Notices
 from screens.plainnotify import PlainNotify
-from screens.premises import close_stale_questions
 from screens.quitguard import QuitGuard
 from screens.rollback_dialog import RollbackDialog
 from screens.rollback_ready import RollbackReady
-from screens.settings import AppSettings
 from screens.watching import WatchFollower
 from screens.widgets import ROLLBACK_BINDING
 
-FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
+if TYPE_CHECKING:  # the engine and the models are imported after the first paint
+    from runbook.dns.rollback import RollbackResult
+    from runbook.engine import Engine
+    from runbook.runner import CheckOutcome
+    from runbook.runtime import Runtime
+    from runbook.state import StepStatus
+    from runbook.waivers import WaiverRequest
+    from screens.settings import AppSettings
 
 
 class RunbookApp(
@@ -76,6 +71,7 @@ class RunbookApp(
     RunClock,
     RollbackReady,
     RollbackDialog,
+    RunLoading,
     App[None],
     DemoFixer,
     Notices,
@@ -108,13 +104,14 @@ class RunbookApp(
         demo: DemoHooks | None = None,
         settings: AppSettings | None = None,
         settings_warning: str | None = None,
+        loading: Loading | None = None,
     ) -> None:
         super().__init__()
-        self.runtime = runtime
-        self.engine = Engine(runtime) if runtime is not None else None
-        self.review_path = review_path or (runtime.audit.path if runtime else None)
+        self.runtime: Runtime | None = None
+        self.engine: Engine | None = None
+        self.review_path = review_path
         self.demo = demo
-        self.settings = settings or AppSettings()
+        self.loading = loading
         self.settings_warning = settings_warning
         # The app's view of the run, written only on the event loop.
         self.live: dict[str, list[CheckOutcome]] = {}
@@ -129,27 +126,65 @@ class RunbookApp(
         self.others_gates: dict[str, str] = {}
         self.notes: list[str] = []
         self._cancel = threading.Event()
-        if self.settings.keymap:
-            self.set_keymap(self.settings.keymap)
+        if runtime is not None:
+            self.adopt(runtime)
+        if loading is None:
+            self.use_settings(settings)
+        elif loading.keymap:  # the rollback key as remapped works from the first frame
+            self.set_keymap(loading.keymap)
+
+    def adopt(self, runtime: Runtime) -> None:
+        from runbook.engine import Engine
+
+        self.runtime = runtime
+        self.engine = Engine(runtime)
+        self.review_path = self.review_path or runtime.audit.path
+
+    def use_settings(self, settings: AppSettings | None) -> None:
+        if settings is None:
+            from screens.settings import AppSettings
+
+            settings = AppSettings()
+        self.settings = settings
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
 
     # --- start-up -------------------------------------------------------------
 
     def on_mount(self) -> None:
         if self.settings_warning:
             self.notify(self.settings_warning, severity="warning")
+        if self.is_loading:
+            self.start_loading()  # the outline now, the run after the first paint
+            return
         if self.runtime is None:
             from screens.review import ReviewScreen
 
             assert self.review_path is not None
             self.push_screen(ReviewScreen(self.review_path, standalone=True))
             return
+        self.run_opened()
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        self.adopt(message.runtime)
+        self.use_settings(message.settings)
+        if message.warning:
+            self.notify(message.warning, severity="warning")
+        self.run_opened()
+        if self.rollback_asked:
+            self.action_rollback()
+
+    def run_opened(self) -> None:
+        """The overview, and what follows the run: once its runtime is here."""
         from screens.overview import OverviewScreen
 
-        self.push_screen(OverviewScreen())
+        if isinstance(self.screen, LoadingScreen):
+            self.switch_screen(OverviewScreen())
+        else:
+            self.push_screen(OverviewScreen())
         self.call_after_refresh(self.start_run)  # the identity check: after the first paint
         self.call_after_refresh(self.start_following)  # a run on S3: look at it every few s
-        self._stamp = self._files_stamp()
-        self.set_interval(FOLLOW_EVERY_S, self._follow_files)
+        self.follow_files()
         # Start-up objects (service models, widgets) live for the whole run: keep
         # full collections from walking them, which stalled the loop by 100-200 ms.
         gc.freeze()
@@ -175,49 +210,6 @@ class RunbookApp(
         except Exception as exc:
             if not self.stop_if_audit_failed(exc):
                 self.post_message(IdentityChecked([], f"{type(exc).__name__}: {exc}"))
-
-    # --- other processes: the app follows the run's files ---------------------
-
-    def _files_stamp(self) -> tuple[tuple[int, int], ...]:
-        """Size and mtime of the state file, the audit log and the watch: a stat each, no read."""
-        assert self.runtime is not None
-        stamps = []
-        watch = self.runtime.state_dir / WATCH_FILE  # rewritten each round of a watch
-        lease = self.runtime.state_dir / LEASE_FILE  # another shell acting
-        for path in (self.runtime.store.path, self.runtime.audit.path, watch, lease):
-            try:
-                info = path.stat()
-                stamps.append((info.st_mtime_ns, info.st_size))
-            except OSError:
-                stamps.append((0, 0))
-        return tuple(stamps)
-
-    def _follow_files(self) -> None:
-        stamp = self._files_stamp()
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._reread_run()
-
-    @work(thread=True, group="follow", exclusive=True, exit_on_error=False, description="Re-read")
-    def _reread_run(self) -> None:
-        """The state and the audit head as on disk, after another process (or we) wrote."""
-        assert self.runtime is not None
-        try:
-            self.runtime.refresh_state()
-            self.runtime.audit.head()
-            self.follow_watch()
-            self.read_local_lease()
-        except Exception as exc:
-            if not self.stop_if_audit_failed(exc):
-                self.call_from_thread(self.notify, f"could not re-read the run: {exc}")
-            return
-        self.post_message(RunChangedOnDisk())
-
-    def on_run_changed_on_disk(self, _message: RunChangedOnDisk) -> None:
-        if not self.screen_stack:  # shutting down: nothing left to refresh
-            return
-        close_stale_questions(self)  # wherever they are in the stack
-        self.broadcast()
 
     # --- workers: every AWS call happens in one of these ----------------------
 
@@ -251,6 +243,10 @@ class RunbookApp(
 
     @work(thread=True, group="action", exit_on_error=False, description="Do a step's action")
     def _act(self, step_id: str, confirmed: bool) -> None:
+        from runbook.acting import LeaseLost
+        from runbook.actions import ActionInterrupted, ActionOutcome
+        from runbook.engine import GateNotPassed
+
         assert self.engine is not None
 
         def progress(fraction: float | None, text: str) -> None:
@@ -290,44 +286,14 @@ class RunbookApp(
             return
         self.post_message(WaiverRecorded(step_id))
 
-    def start_rollback(self) -> None:
-        """Roll back in a worker of its own, whatever else is running."""
-        if self.runtime is None or self.rollback_running:
-            return
-        self.rollback_running = True
-        self.rollback_notes = []  # this rollback's attempts, shown on the DNS line
-        self.broadcast()
-        self._rollback()
-
-    @work(
-        thread=True,
-        group="rollback",
-        exclusive=True,
-        exit_on_error=False,
-        description="Roll back DNS",
-    )
-    def _rollback(self) -> None:
-        assert self.runtime is not None
-        worker = get_current_worker()
-
-        def attempt(number: int, text: str) -> None:
-            self.post_message(RollbackProgressed(number, text))
-
-        try:
-            result = self.runtime.rollback(on_attempt=attempt)
-        except Exception as exc:
-            if self.stop_if_audit_failed(exc):
-                return
-            result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", "")
-        if not worker.is_cancelled:
-            self.post_message(RollbackFinished(result))
-
     def cancel_action(self) -> None:
         self._cancel.set()
 
     def stop_if_audit_failed(self, exc: BaseException) -> bool:
         """From any thread: an audit write failure stops the tool (and so does a state
         write failure after an action went out: the run's files no longer say what AWS is)."""
+        from runbook.engine import OutcomeNotRecorded
+
         if isinstance(exc, AuditWriteError | OutcomeNotRecorded):
             self.post_message(AuditFailed(str(exc)))
             return True
@@ -335,6 +301,9 @@ class RunbookApp(
 
     def on_audit_failed(self, message: AuditFailed) -> None:
         text = f"STOPPED: the audit log cannot be written ({message.error}); nothing more is sent."
+        from runbook.dns.rollback import manual_command
+        from runbook.dns.snapshot import Snapshot
+
         if self.runtime is not None and self.runtime.snapshot_path.exists():
             snapshot = Snapshot.load(self.runtime.snapshot_path)
             command = manual_command(snapshot)
@@ -393,26 +362,6 @@ class RunbookApp(
         self.notify(f"{message.step_id}: not done: {message.reason}", severity="warning")
         self.broadcast(message.step_id)
 
-    def on_rollback_progressed(self, message: RollbackProgressed) -> None:
-        self.rollback_notes.append(f"attempt {message.attempt}: {message.text}")
-        self.broadcast()
-
-    def on_rollback_finished(self, message: RollbackFinished) -> None:
-        self.rollback_running = False
-        self.last_rollback = message.result
-        result = message.result
-        if result.confirmed:
-            self.notify(result.message, title="Rollback", timeout=15)
-            self.say_aftermath(result)  # what it did not undo
-        else:
-            self.notify(
-                f"{result.message}\nBy hand: {result.manual_command}",
-                title="Rollback NOT confirmed",
-                severity="error",
-                timeout=120,
-            )
-        self.broadcast()
-
     def on_identity_checked(self, message: IdentityChecked) -> None:
         if message.error is not None:
             self.identity_ok = False
@@ -433,6 +382,8 @@ class RunbookApp(
     # --- actions ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.is_loading:
+            return action in LOADING_ACTIONS
         if action == "take_over":
             return self.can_take_over()
         if action == "rollback":
@@ -465,6 +416,8 @@ class RunbookApp(
         return f"#{self.runtime.audit.seq} {self.runtime.audit.head_hash[:12]}"
 
     def step_status(self, step_id: str) -> StepStatus:
+        from runbook.state import StepStatus
+
         assert self.engine is not None
         if self.acting == step_id:
             return StepStatus.RUNNING
@@ -477,8 +430,16 @@ def build_app(
     review_path: Path | None = None,
     demo: DemoHooks | None = None,
     runtime: Runtime | None = None,
+    loading: Loading | None = None,
 ) -> RunbookApp:
-    """The one way the app is built, by the command line and by the tests alike."""
+    """The one way the app is built, by the command line and by the tests alike.
+
+    With `loading`, the settings are validated and the run opened after the first
+    paint (`screens.loading`); otherwise here.
+    """
+    if loading is not None:
+        return RunbookApp(review_path=review_path, demo=demo, loading=loading)
+    from runbook.runtime import Runtime
     from screens.settings import load_settings
 
     settings, warning = load_settings()

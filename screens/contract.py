@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from runbook.dns.rollback import RollbackResult
-from runbook.engine import Engine
-from runbook.lease import Holder
-from runbook.runner import CheckOutcome
-from runbook.runtime import Runtime
-from runbook.state import StepStatus
-from runbook.waivers import WaiverRequest
-from runbook.watch import WatchView
-from screens.settings import AppSettings
+if TYPE_CHECKING:  # the app's first paint imports no engine or model (tests/app/test_loading.py)
+    from runbook.dns.rollback import RollbackResult
+    from runbook.engine import Engine
+    from runbook.lease import Holder
+    from runbook.runner import CheckOutcome
+    from runbook.runtime import Runtime
+    from runbook.state import StepStatus
+    from runbook.waivers import WaiverRequest
+    from runbook.watch import WatchView
+    from screens.settings import AppSettings
 
 
 @dataclass

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import work
 from textual.binding import Binding
 
-from screens.messages import LeaseSeen, LeaseTakenOver, SharedRunPolled, SnapshotFetched
+from screens.messages import (
+    LeaseSeen,
+    LeaseTakenOver,
+    RunChangedOnDisk,
+    SharedRunPolled,
+    SnapshotFetched,
+)
 from screens.premises import close_stale_questions
 
 if TYPE_CHECKING:
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
     from runbook.lease import Holder
     from runbook.runtime import Runtime
 
+FOLLOW_EVERY_S = 1.0  # how soon the app shows what another process did
 SHARED_EVERY_S = 2.0  # S3 requests per look: a HEAD, a GET, a LIST (and each new record)
 
 TAKE_OVER_BINDING = Binding(
@@ -47,10 +54,67 @@ class RunFollowing:
     shared_trouble: str | None = None  # why S3 did not answer the last look
     others_gates: dict[str, str]  # step -> the newest gate another machine ran, in words
 
-    if TYPE_CHECKING:  # from App
+    _stamp: tuple[tuple[int, int], ...] = ()
+
+    if TYPE_CHECKING:  # from App and the other mixins
 
         def post_message(self, message: Any) -> bool: ...
         def broadcast(self, step_id: str | None = None) -> None: ...
+        def follow_watch(self) -> None: ...
+        def stop_if_audit_failed(self, exc: BaseException) -> bool: ...
+
+    # --- this machine: the run's files, which another shell may write ---------
+
+    def follow_files(self) -> None:
+        """A stat of each of the run's files every second; a re-read when one changed."""
+        self._stamp = self._files_stamp()
+        cast("App[Any]", self).set_interval(FOLLOW_EVERY_S, self._follow_files)
+
+    def _files_stamp(self) -> tuple[tuple[int, int], ...]:
+        """Size and mtime of the state file, the audit log and the watch: a stat each, no read."""
+        from runbook.lease import LEASE_FILE
+        from runbook.watch import WATCH_FILE
+
+        assert self.runtime is not None
+        stamps = []
+        watch = self.runtime.state_dir / WATCH_FILE  # rewritten each round of a watch
+        lease = self.runtime.state_dir / LEASE_FILE  # another shell acting
+        for path in (self.runtime.store.path, self.runtime.audit.path, watch, lease):
+            try:
+                info = path.stat()
+                stamps.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((0, 0))
+        return tuple(stamps)
+
+    def _follow_files(self) -> None:
+        stamp = self._files_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._reread_run()
+
+    @work(thread=True, group="follow", exclusive=True, exit_on_error=False, description="Re-read")
+    def _reread_run(self) -> None:
+        """The state and the audit head as on disk, after another process (or we) wrote."""
+        assert self.runtime is not None
+        try:
+            self.runtime.refresh_state()
+            self.runtime.audit.head()
+            self.follow_watch()
+            self.read_local_lease()
+        except Exception as exc:
+            if not self.stop_if_audit_failed(exc):
+                app = cast("App[Any]", self)
+                app.call_from_thread(app.notify, f"could not re-read the run: {exc}")
+            return
+        self.post_message(RunChangedOnDisk())
+
+    def on_run_changed_on_disk(self, _message: RunChangedOnDisk) -> None:
+        app = cast("App[Any]", self)
+        if not app.screen_stack:  # shutting down: nothing left to refresh
+            return
+        close_stale_questions(app)  # wherever they are in the stack
+        self.broadcast()
 
     def start_following(self) -> None:
         """After the first paint: nothing here may delay it."""

@@ -19,7 +19,7 @@ from screens.dnsline import RunTop
 from screens.footer import RunFooter
 from screens.messages import EngineChanged
 from screens.search import SEARCH_BINDING, Searchable, SearchBar, matches
-from screens.settings import settings_path
+from screens.settings_file import settings_path
 from screens.widgets import ROLLBACK_BINDING, refresh_chrome
 
 

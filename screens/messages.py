@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from runbook.actions import ActionOutcome
-from runbook.aws.identity import IdentityFinding
-from runbook.dns.rollback import RollbackResult
-from runbook.engine import GateRun
-from runbook.runner import CheckOutcome
-from runbook.watch import WatchView
-
 if TYPE_CHECKING:
+    from runbook.actions import ActionOutcome
+    from runbook.aws.identity import IdentityFinding
     from runbook.backend.follow import FollowUpdate
+    from runbook.dns.rollback import RollbackResult
+    from runbook.engine import GateRun
     from runbook.lease import Holder
+    from runbook.runner import CheckOutcome
+    from runbook.watch import WatchView
 
 
 class CheckFinished(Message):

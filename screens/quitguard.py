@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.worker import Worker, WorkerState
 
 from runbook.formatting import duration
-from runbook.state import utcnow
 from screens.contract import runbook_app
 
 if TYPE_CHECKING:
@@ -91,6 +90,8 @@ class QuitGuard:
         step = engine.rt.model.step(step_id)
         kind = step.action.kind
         if kind == "wait":
+            from runbook.state import utcnow
+
             deadline = engine.rt.state.step(step_id).wait_deadline
             left = (
                 f", {duration((deadline - utcnow()).total_seconds())} left"

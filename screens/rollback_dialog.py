@@ -12,12 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from textual import work
+from textual.worker import get_current_worker
+
 from runbook.audit.record import EventName
-from runbook.dns.aftermath import Aftermath, assess, count_changed_users
+from screens.messages import RollbackFinished, RollbackProgressed
 
 if TYPE_CHECKING:
     from textual.app import App
 
+    from runbook.dns.aftermath import Aftermath
     from runbook.dns.rollback import RollbackResult
     from runbook.engine import Engine
     from runbook.runtime import Runtime
@@ -31,20 +35,30 @@ class RollbackDialog:
     runtime: Runtime | None
     engine: Engine | None
     aftermath: Aftermath | None = None  # as last assessed for a rollback question
+    rollback_running: bool
+    rollback_notes: list[str]
+    last_rollback: RollbackResult | None
+    is_loading: bool
 
     if TYPE_CHECKING:  # the app's own, which this is mixed into
-
-        def start_rollback(self) -> None: ...
 
         def fetch_shared_snapshot(self) -> bool: ...
 
         def stop_if_audit_failed(self, exc: BaseException) -> bool: ...
+
+        def broadcast(self, step_id: str | None = None) -> None: ...
+
+        def post_message(self, message: Any) -> bool: ...
+
+        def remember_rollback(self) -> None: ...
 
     def _as_app(self) -> App[Any]:
         return cast("App[Any]", self)
 
     def action_rollback(self) -> None:
         if self.runtime is None:
+            if self.is_loading:  # ctrl+r in the first frames: asked once the run has loaded
+                self.remember_rollback()
             return
         from screens.confirm import ConfirmScreen, rollback_question
 
@@ -60,6 +74,8 @@ class RollbackDialog:
                 "Nothing to roll back: the flip has not taken a snapshot", severity="warning"
             )
             return
+        from runbook.dns.aftermath import assess
+
         state = runtime.state
         # From the state alone on the event loop; the audit log (the flip's time once a
         # rollback cleared it) and the target pool are read by the preview's worker.
@@ -90,6 +106,62 @@ class RollbackDialog:
         )
         app.push_screen(dialog, answered)
 
+    # --- the rollback's worker and its reports -----------------------------
+
+    def start_rollback(self) -> None:
+        """Roll back in a worker of its own, whatever else is running."""
+        if self.runtime is None or self.rollback_running:
+            return
+        self.rollback_running = True
+        self.rollback_notes = []  # this rollback's attempts, shown on the DNS line
+        self.broadcast()
+        self._rollback()
+
+    @work(
+        thread=True,
+        group="rollback",
+        exclusive=True,
+        exit_on_error=False,
+        description="Roll back DNS",
+    )
+    def _rollback(self) -> None:
+        from runbook.dns.rollback import RollbackResult
+
+        assert self.runtime is not None
+        worker = get_current_worker()
+
+        def attempt(number: int, text: str) -> None:
+            self.post_message(RollbackProgressed(number, text))
+
+        try:
+            result = self.runtime.rollback(on_attempt=attempt)
+        except Exception as exc:
+            if self.stop_if_audit_failed(exc):
+                return
+            result = RollbackResult(False, 0, f"rollback NOT confirmed: {exc}", "")
+        if not worker.is_cancelled:
+            self.post_message(RollbackFinished(result))
+
+    def on_rollback_progressed(self, message: RollbackProgressed) -> None:
+        self.rollback_notes.append(f"attempt {message.attempt}: {message.text}")
+        self.broadcast()
+
+    def on_rollback_finished(self, message: RollbackFinished) -> None:
+        self.rollback_running = False
+        self.last_rollback = message.result
+        result = message.result
+        if result.confirmed:
+            self._as_app().notify(result.message, title="Rollback", timeout=15)
+            self.say_aftermath(result)  # what it did not undo
+        else:
+            self._as_app().notify(
+                f"{result.message}\nBy hand: {result.manual_command}",
+                title="Rollback NOT confirmed",
+                severity="error",
+                timeout=120,
+            )
+        self.broadcast()
+
     def _record_declined(self, runtime: Runtime, path: Path) -> None:
         """The report counts a rollback the operator was asked and refused (nothing sent);
         fsynced in a worker, off the event loop."""
@@ -115,6 +187,8 @@ class RollbackDialog:
 
     def _count_users(self) -> str:
         """In the dialog's worker thread: the target pool's users since the flip."""
+        from runbook.dns.aftermath import assess, count_changed_users
+
         runtime = self.runtime
         assert runtime is not None
         known = assess(runtime.model, runtime.state, runtime.audit.path)
@@ -124,6 +198,8 @@ class RollbackDialog:
 
     def say_aftermath(self, result: RollbackResult) -> None:
         """With a confirmed rollback's outcome: what it did not undo (the count if known)."""
+        from runbook.dns.aftermath import assess
+
         if not result.confirmed or self.runtime is None:
             return
         aftermath = self.aftermath or assess(self.runtime.model, self.runtime.state, None)

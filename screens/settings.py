@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 import tomllib
 from pathlib import Path
 
@@ -11,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # The runbook's own locator: one way of naming a TOML key's file, line and column.
 from runbook.loader import _TOML_POS, _Locator, _message, _place
-
-SETTINGS_ENV = "RUNBOOK_SETTINGS"
+from screens.settings_file import settings_path
 
 
 class AppSettings(BaseModel):
@@ -30,13 +28,6 @@ class AppSettings(BaseModel):
 
     auto_refresh_s: float = Field(default=10.0, ge=2.0, le=300.0)
     """How often a step that waits on a changing metric (CDC drain) re-runs its checks."""
-
-
-def settings_path() -> Path:
-    if env := os.environ.get(SETTINGS_ENV):
-        return Path(env)
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "runbook" / "settings.toml"
 
 
 def _parse(path: Path) -> tuple[AppSettings, list[str]]:

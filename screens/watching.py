@@ -20,8 +20,6 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from runbook.formatting import duration, parse_time
-from runbook.state import utcnow
-from runbook.watch import Criterion, WatchView, read_view
 from screens.contract import runbook_app
 from screens.messages import WatchBreached, WatchObserved
 from screens.widgets import badge
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from runbook.runtime import Runtime
+    from runbook.watch import Criterion, WatchView
 
 HISTORY_SHOWN = 40  # rounds of status history on a criterion's line
 
@@ -51,6 +50,8 @@ class WatchFollower:
 
     def follow_watch(self) -> None:
         """From a worker: post what `watch.json` says now; a new breach is an alert."""
+        from runbook.watch import read_view
+
         if self.runtime is None:
             return
         view = read_view(self.runtime.state_dir)
@@ -156,10 +157,14 @@ class WatchPanel(Vertical):
         self.set_interval(1.0, self.refresh_view)  # the countdown moves between rounds
 
     def view(self) -> WatchView | None:
+        from runbook.watch import WatchView
+
         view = runbook_app(self).watch_view
         return view if isinstance(view, WatchView) and view.step == self.step_id else None
 
     def refresh_view(self) -> None:
+        from runbook.state import utcnow
+
         view = self.view()
         countdown = self.query_one("#watch-countdown", Static)
         if view is None:

@@ -6,12 +6,16 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runbook.aws.redact import install_logging
 from runbook.cli.locate import audit_log
 from runbook.cli.output import EXIT_OK, print_head
-from runbook.loader import RunbookError
+from runbook.outline import read_outline
+
+if TYPE_CHECKING:
+    from runbook.runtime import Runtime
 
 
 def app_module() -> Any:
@@ -23,17 +27,49 @@ def refuse_broken_settings() -> None:
     """A broken settings file stops the app before it opens, naming each wrong key and
     its line (as git does with its config): a remapped rollback key silently lost
     would be found at the worst moment."""
+    from runbook.loader import RunbookError
+
     problems: list[str] = importlib.import_module("screens.settings").settings_problems()
     if problems:
         raise RunbookError([*problems, "runbook: fix the settings file, or move it away"])
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def open_run(path: Path) -> Runtime:
+    """Settings checked, runbook validated, run opened: what the app needs to act."""
     from runbook.runtime import Runtime
 
     refuse_broken_settings()
-    runtime = Runtime.open(args.file)
+    runtime = Runtime.open(path)
     install_logging(logging.INFO, log_file=runtime.state_dir / "app.log")
+    return runtime
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # On a terminal the app paints the steps from the raw TOML, then opens the run
+    # (`screens.loading`): validating the runbook costs more than Textual's start.
+    # Elsewhere, or when the file does not read plainly, it validates first, so
+    # that its problems are printed before anything is drawn.
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    outline = read_outline(Path(args.file)) if terminal else None
+    if outline is None:
+        return _run_opened(open_run(Path(args.file)))
+    loading = importlib.import_module("screens.loading")
+    keymap = importlib.import_module("screens.settings_file").raw_keymap()
+    opening = loading.Loading(outline, lambda: open_run(Path(args.file)), keymap)
+    app = app_module().build_app(loading=opening)
+    try:
+        app.run()
+    finally:
+        runtime = app.opened_runtime()
+        if runtime is not None:
+            print_head(runtime, sys.stdout)
+            runtime.close()
+    if app.load_error is not None:
+        raise app.load_error  # reported as if the run had been opened before the app
+    return int(app.return_code or EXIT_OK)
+
+
+def _run_opened(runtime: Runtime) -> int:
     app = app_module().build_app(runtime=runtime)
     try:
         app.run()
