@@ -166,6 +166,8 @@ class RunbookApp(
         self.run_opened()
 
     def on_run_loaded(self, message: RunLoaded) -> None:
+        if self.return_code is not None:  # quit while it loaded: the command line closes it
+            return
         self.adopt(message.runtime)
         self.use_settings(message.settings)
         if message.warning:
@@ -300,10 +302,10 @@ class RunbookApp(
         return False
 
     def on_audit_failed(self, message: AuditFailed) -> None:
-        text = f"STOPPED: the audit log cannot be written ({message.error}); nothing more is sent."
         from runbook.dns.rollback import manual_command
         from runbook.dns.snapshot import Snapshot
 
+        text = f"STOPPED: the audit log cannot be written ({message.error}); nothing more is sent."
         if self.runtime is not None and self.runtime.snapshot_path.exists():
             snapshot = Snapshot.load(self.runtime.snapshot_path)
             command = manual_command(snapshot)

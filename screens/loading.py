@@ -44,7 +44,7 @@ class Loading:
     """What `runbook run` hands the app: the outline to paint and how to open the run."""
 
     outline: Outline
-    open_run: Callable[[], Runtime]  # in a worker thread; raises what the command reports
+    open_run: Callable[[], Runtime]  # in a thread of its own; raises what the command reports
     keymap: dict[str, str] = field(default_factory=dict)  # from the raw settings file
 
 
@@ -74,16 +74,18 @@ class LoadingScreen(Screen[None]):
         )
     )
 
-    def __init__(self, outline: Outline) -> None:
+    def __init__(self, outline: Outline, rollback_key: str) -> None:
         super().__init__()
         self.outline = outline
+        self.rollback_key = rollback_key
 
     def compose(self) -> ComposeResult:
         env = self.outline.environment
         band = Text(f" {env.upper()}  {clip(self.outline.name, 60)}", style="bold")
         yield Static(band, id="loading-band", classes=f"-{env}")
         yield Static(
-            "Loading the run…  ctrl+r asks to roll DNS back as soon as it has loaded; q leaves.",
+            f"Loading the run…  {self.rollback_key} asks to roll DNS back as soon as it has"
+            " loaded; q leaves.",
             id="loading-note",
         )
         yield Static(steps_text(self.outline), id="loading-steps")
@@ -119,7 +121,8 @@ class RunLoading:
     def start_loading(self) -> None:
         assert self.loading is not None
         app = cast("App[Any]", self)
-        app.push_screen(LoadingScreen(self.loading.outline))
+        key = self.loading.keymap.get("rollback", "ctrl+r").split(",")[0]
+        app.push_screen(LoadingScreen(self.loading.outline, key))
         app.call_after_refresh(self._begin_opening)  # the paint first, then the imports
 
     def _begin_opening(self) -> None:

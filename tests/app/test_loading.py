@@ -141,6 +141,7 @@ async def test_a_remapped_rollback_key_is_remembered_while_loading(
     app = build_app(loading=loading)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        assert "ctrl+b asks to roll DNS back" in shown(app)
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert app.rollback_asked
