@@ -92,11 +92,14 @@ class LoadingScreen(Screen[None]):
 
 
 def steps_text(outline: Outline) -> Text:
-    """Phase, step and a `loading` status, in columns as the overview has them."""
-    phase = max((len(s.phase) for s in outline.steps), default=5)
-    text = Text(f" {'Phase':<{phase}}  {'Step'}\n", style="bold")
+    """Phase (where it changes), step and a `loading` status, as the overview lists them."""
+    width = max((len(s.phase) for s in outline.steps), default=5)
+    text = Text(f" {'Phase':<{width}}  {'Step'}\n", style="bold")
+    phase = None
     for step in outline.steps:
-        text.append(f" {step.phase:<{phase}}  {step.title}  ")
+        shown = step.phase if step.phase != phase else ""
+        phase = step.phase
+        text.append(f" {shown:<{width}}  {step.title}  ")
         text.append("… loading\n", style="dim")
     return text
 
@@ -160,8 +163,12 @@ class RunLoading:
     def remember_rollback(self) -> None:
         """`ctrl+r` before the run has loaded: the question opens when it has."""
         self.rollback_asked = True
-        cast("App[Any]", self).notify(
-            "The run is loading: the rollback question opens as soon as it has.",
-            title="Rollback",
-            timeout=5,
-        )
+        screen = cast("App[Any]", self).screen
+        if isinstance(screen, LoadingScreen):  # said where it goes away with the wait
+            screen.query_one("#loading-note", Static).update(
+                Text(
+                    "Loading the run…  Rollback asked: the question opens as soon as the run "
+                    "has loaded; q leaves.",
+                    style="bold",
+                )
+            )

@@ -64,8 +64,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         if runtime is not None:
             print_head(runtime, sys.stdout)
             runtime.close()
-    if app.load_error is not None:
-        raise app.load_error  # reported as if the run had been opened before the app
+    if app.load_error is not None:  # reported as if the run had been opened before the app
+        if app.rollback_asked:
+            app.load_error.add_note(
+                "the rollback asked for while the run loaded was NOT done: the run did not "
+                f"open. `runbook rollback -f {args.file}` rolls DNS back from the snapshot "
+                "alone, even with the runbook broken."
+            )
+        raise app.load_error
     return int(app.return_code or EXIT_OK)
 
 

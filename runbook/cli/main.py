@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _raised("runbook.loader", "RunbookError") as exc:
         for problem in getattr(exc, "problems", [str(exc)]):
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return _with_notes(exc, EXIT_USAGE)
     except (
         UsageError,
         _raised("runbook.aws.session", "CredentialsError"),
@@ -234,11 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _raised("runbook.registry", "CheckLoadError"),
     ) as exc:
         print(f"runbook: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _with_notes(exc, EXIT_USAGE)
     except AuditWriteError as exc:
         # Never retried: the tool stops rather than act without a durable record.
         print(f"runbook: STOPPED: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return _with_notes(exc, EXIT_FAIL)
     except KeyboardInterrupt:
         print("runbook: interrupted", file=sys.stderr)
         return 130
@@ -252,4 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(set RUNBOOK_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
-        return EXIT_FAIL
+        return _with_notes(exc, EXIT_FAIL)
+
+
+def _with_notes(exc: BaseException, code: int) -> int:
+    """What a command added to the error it raised (`add_note`), said after the error."""
+    for note in getattr(exc, "__notes__", []):
+        print(f"runbook: {note}", file=sys.stderr)
+    return code

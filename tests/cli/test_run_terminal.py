@@ -84,3 +84,20 @@ def test_a_file_that_is_not_toml_is_reported_before_anything_is_drawn(
         assert "Loading the run" not in visible(terminal.output)
         for problem in problems:
             assert problem in visible(terminal.output)
+
+
+def test_a_rollback_asked_while_a_broken_run_loaded_is_said_not_done(
+    moto_server: str, tmp_path: Path
+) -> None:
+    book = base_runbook()
+    book["accounts"]["target"]["account_id"] = "12345"
+    path = write_runbook(tmp_path, book)
+    with run_at_a_terminal(path, tmp_path) as terminal:
+        terminal.wait_for("Loading the run")
+        terminal.send(b"\x12")  # ctrl+r: validation takes far longer than this key's trip
+        code = terminal.wait_exit()
+        after = visible(terminal.output).split("Loading the run")[-1]
+    assert code == 2, terminal.tail()
+    assert "account_id" in after
+    assert "the rollback asked for while the run loaded was NOT done" in after, after
+    assert f"runbook rollback -f {path}" in after
