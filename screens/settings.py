@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from textual.binding import Binding
 
 # The runbook's own locator: one way of naming a TOML key's file, line and column.
 from runbook.loader import _TOML_POS, _Locator, _message, _place
@@ -45,7 +46,7 @@ def _parse(path: Path) -> tuple[AppSettings, list[str]]:
         where = f"{shown}:{pos.group(1)}:{pos.group(2)}" if pos else shown
         return AppSettings(), [f"{where}: invalid TOML: {clean}"]
     try:
-        return AppSettings.model_validate(raw), []
+        settings = AppSettings.model_validate(raw)
     except ValidationError as exc:
         locator = _Locator(text)
         problems = []
@@ -57,6 +58,50 @@ def _parse(path: Path) -> tuple[AppSettings, list[str]]:
                 message += f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(_place(shown, loc, message, locator))
         return AppSettings(), problems
+    locator = _Locator(text)
+    problems = [
+        _place(shown, ("keymap", binding_id), message, locator)
+        for binding_id, message in keymap_problems(settings.keymap)
+    ]
+    return (AppSettings(), problems) if problems else (settings, [])
+
+
+def keymap_problems(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """(binding id, why) for each remapping the app would not honour as written: an id no
+    binding has (it would be ignored), or a key another binding already answers where
+    this one acts (one of the two would be lost; rollback acts on every screen)."""
+    from screens.app import RunbookApp
+    from screens.help import all_bindings
+
+    bindings = all_bindings(RunbookApp)
+    ids = sorted({b.id for _, b in bindings if b.id})
+
+    def keys(binding: Binding) -> set[str]:
+        given = keymap.get(binding.id, binding.key) if binding.id else binding.key
+        return {k.strip() for k in given.split(",")}
+
+    problems: list[tuple[str, str]] = []
+    for binding_id, remapped in keymap.items():
+        if binding_id not in ids:
+            close = difflib.get_close_matches(binding_id, ids, 1)
+            hint = f"did you mean {close[0]!r}?" if close else "`?` in the app lists the ids"
+            problems.append((binding_id, f"no key has this id ({hint})"))
+            continue
+        own = [(where, b) for where, b in bindings if b.id == binding_id]
+        places = {where for where, _ in own}
+        anywhere = binding_id == "rollback" or "everywhere" in places
+        defaults = {k.strip() for _, b in own for k in b.key.split(",")}  # shared by design
+        for key in sorted({k.strip() for k in remapped.split(",")} - defaults):
+            taken = [
+                f"{other.id or other.action} ({where})"
+                for where, other in bindings
+                if other.id != binding_id
+                and (anywhere or where in places or where == "everywhere")
+                and key in keys(other)
+            ]
+            if taken:
+                problems.append((binding_id, f"{key!r} is already the key of {', '.join(taken)}"))
+    return problems
 
 
 def settings_problems(path: Path | None = None) -> list[str]:

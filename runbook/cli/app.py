@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.aws.redact import install_logging
 from runbook.cli.locate import audit_log
-from runbook.cli.output import EXIT_OK, print_head
+from runbook.cli.output import EXIT_OK, UsageError, print_head
 from runbook.outline import read_outline
 
 if TYPE_CHECKING:
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 def app_module() -> Any:
     # The engine never imports Textual; the app package is loaded only to open it.
     return importlib.import_module("screens.app")
+
+
+def require_terminal(command: str) -> None:
+    """The app reads its keys from stdin: without a terminal there it cannot be quit,
+    and Textual's input loop spins a core (found by a user walk: `run < /dev/null`)."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{command} is the interactive app: it needs a terminal on stdin "
+            "(headless: runbook check, do, rollback, audit)"
+        )
 
 
 def refuse_broken_settings() -> None:
@@ -52,6 +62,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     terminal = sys.stdin.isatty() and sys.stdout.isatty()
     outline = read_outline(Path(args.file)) if terminal else None
     if outline is None:
+        from runbook.loader import load
+
+        refuse_broken_settings()
+        load(args.file)  # its problems first, exit 2, as `runbook validate` says them
+        require_terminal("runbook run")
         return _run_opened(open_run(Path(args.file)))
     loading = importlib.import_module("screens.loading")
     keymap = importlib.import_module("screens.settings_file").raw_keymap()
@@ -88,5 +103,6 @@ def _run_opened(runtime: Runtime) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     path = audit_log(args.path, args.file)
     refuse_broken_settings()
+    require_terminal("runbook review")
     app_module().build_app(review_path=path).run()
     return EXIT_OK

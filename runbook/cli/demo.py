@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from runbook.aws.redact import install_logging
-from runbook.cli.app import app_module, refuse_broken_settings
+from runbook.cli.app import app_module, refuse_broken_settings, require_terminal
 from runbook.cli.output import EXIT_OK, UsageError, print_head
 
 
@@ -25,6 +25,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     missing = missing_demo_extra()
     if missing is not None:  # installed without the emulator: say how, change nothing
         raise UsageError(missing)
+    if not args.serve:
+        require_terminal("runbook demo")  # `--serve` is the headless one
     from runbook.demo.serve import DemoStateError, decide
 
     directory = Path(args.dir) if args.dir else Path("runbook-demo")

@@ -2,40 +2,34 @@
 
 botocore's config and session pull in its HTTP stack and service loaders; the
 app needs none of it to draw the overview, so it loads with the first client,
-in the start-up worker that runs after the first paint. Run as an operator runs
-it: a fresh process, `runbook run -f FILE` through the command line, its app
-headless; the child notes `sys.modules` when the app starts its post-paint
-work (`start_run`, called after the first refresh) and quits there.
+in the start-up worker that runs after the overview's first paint. Run as an
+operator runs it: a fresh process, `runbook run -f FILE` through the command
+line, on a pseudo-terminal; the child notes `sys.modules` when the app starts its
+post-paint work (`start_run`, called after the overview's first refresh) and
+quits there. (What the very first paint, the steps while the run loads, may
+import is held tighter by `tests/app/test_loading.py`.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from tests.support.modules import imported
 from tests.support.runbooks import base_runbook, write_runbook
+from tests.support.terminal import Terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent(
     """
     import json, sys
-    from textual.app import App
+    import screens.app
 
     seen = {}
-    run = App.run
-
-    def headless(self, *args, **kwargs):
-        kwargs["headless"] = True
-        return run(self, *args, **kwargs)
-
-    App.run = headless
-    import screens.app
 
     def noted(self):
         seen["first_paint"] = sorted(sys.modules)
@@ -58,15 +52,11 @@ NOT_BEFORE_FIRST_PAINT = ("botocore", "boto3", "s3transfer", "urllib3")
 def test_the_app_paints_before_botocore_is_imported(tmp_path: Path) -> None:
     path = write_runbook(tmp_path, base_runbook())
     noted = tmp_path / "modules.json"
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(noted)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "RUNBOOK_SETTINGS": str(tmp_path / "no-settings.toml")},
-    )
-    assert done.returncode == 0, done.stderr
+    env = {**os.environ, "RUNBOOK_SETTINGS": str(tmp_path / "no-settings.toml")}
+    argv = [sys.executable, "-c", CHILD, str(path), str(noted)]
+    with Terminal(argv, env=env, cwd=ROOT) as terminal:
+        code = terminal.wait_exit(timeout=120)
+        assert code == 0, terminal.tail()
     seen = json.loads(noted.read_text())
     at_paint = seen["first_paint"]
     assert seen["screen"] == "OverviewScreen"

@@ -101,3 +101,24 @@ def test_a_rollback_asked_while_a_broken_run_loaded_is_said_not_done(
     assert "account_id" in after
     assert "the rollback asked for while the run loaded was NOT done" in after, after
     assert f"runbook rollback -f {path}" in after
+
+
+def test_without_a_terminal_the_app_commands_refuse_and_write_nothing(tmp_path: Path) -> None:
+    """Once, `run < /dev/null` opened an app that no key could reach, spinning a core."""
+    path = write_runbook(tmp_path, base_runbook())
+    env = {**os.environ, "RUNBOOK_SETTINGS": str(tmp_path / "no-settings.toml")}
+    for command in (["run", "-f", str(path)], ["review", str(tmp_path / "audit.jsonl")]):
+        if command[0] == "review":
+            (tmp_path / "audit.jsonl").write_text("")
+        done = subprocess.run(
+            [sys.executable, "-m", "runbook.cli", *command],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "needs a terminal on stdin" in done.stderr
+    assert not (tmp_path / ".runbook").exists()

@@ -150,8 +150,20 @@ def test_handoff_out_into_a_directory(tmp_path: Path) -> None:
             "settings.toml:3:1: auto_refersh_s: unknown key (did you mean 'auto_refresh_s'?)",
         ),
         ("[keymap\n", "settings.toml:1:8: invalid TOML"),
+        (
+            '[keymap]\nrolback = "ctrl+b"\n',
+            "settings.toml:2:1: keymap.rolback: no key has this id (did you mean 'rollback'?)",
+        ),
+        (
+            '[keymap]\nhelp = "f1"\nrollback = "q"\n',
+            "settings.toml:3:1: keymap.rollback: 'q' is already the key of quit (everywhere)",
+        ),
+        (
+            '[keymap]\nrollback = "a"\n',
+            "settings.toml:2:1: keymap.rollback: 'a' is already the key of do_action (step)",
+        ),
     ],
-    ids=["out-of-range", "misspelt", "not-toml"],
+    ids=["out-of-range", "misspelt", "not-toml", "unknown-id", "rollback-on-quit", "on-a-step"],
 )
 def test_a_broken_settings_file_names_the_key_and_stops(
     tmp_path: Path, settings: str, said: str
