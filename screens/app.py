@@ -442,9 +442,10 @@ def build_app(
     if loading is not None:
         return RunbookApp(review_path=review_path, demo=demo, loading=loading)
     from runbook.runtime import Runtime
+    from screens.help import all_bindings
     from screens.settings import load_settings
 
-    settings, warning = load_settings()
+    settings, warning = load_settings(lambda: all_bindings(RunbookApp))
     if runtime is None and runbook_path is not None:
         runtime = Runtime.open(runbook_path)
     return RunbookApp(

@@ -136,13 +136,14 @@ class RunLoading:
         threading.Thread(target=self._open_run, name="open-run", daemon=True).start()
 
     def _open_run(self) -> None:
+        from screens.help import all_bindings
         from screens.settings import load_settings
 
         assert self.loading is not None
         app = cast("App[Any]", self)
         try:
             runtime = self.opened = self.loading.open_run()
-            settings, warning = load_settings()
+            settings, warning = load_settings(lambda: all_bindings(type(app)))
         except BaseException as exc:  # reported by the command line once the app has closed
             self.load_error = exc
             app.post_message(RunLoadFailed(exc))

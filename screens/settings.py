@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,7 +32,13 @@ class AppSettings(BaseModel):
     """How often a step that waits on a changing metric (CDC drain) re-runs its checks."""
 
 
-def _parse(path: Path) -> tuple[AppSettings, list[str]]:
+Bindings = list[tuple[str, Binding]]  # (where, binding), as `screens.help.all_bindings`
+# The app's bindings, asked for only when a file has a keymap to check: they import
+# every screen, and this module imports none (the app imports it).
+BindingsOf = Callable[[], Bindings]
+
+
+def _parse(path: Path, bindings: BindingsOf) -> tuple[AppSettings, list[str]]:
     """The settings, or the defaults and one `FILE:LINE:COL: key: message` per problem."""
     shown = str(path)
     try:
@@ -61,19 +68,17 @@ def _parse(path: Path) -> tuple[AppSettings, list[str]]:
     locator = _Locator(text)
     problems = [
         _place(shown, ("keymap", binding_id), message, locator)
-        for binding_id, message in keymap_problems(settings.keymap)
+        for binding_id, message in (
+            keymap_problems(settings.keymap, bindings()) if settings.keymap else []
+        )
     ]
     return (AppSettings(), problems) if problems else (settings, [])
 
 
-def keymap_problems(keymap: dict[str, str]) -> list[tuple[str, str]]:
+def keymap_problems(keymap: dict[str, str], bindings: Bindings) -> list[tuple[str, str]]:
     """(binding id, why) for each remapping the app would not honour as written: an id no
     binding has (it would be ignored), or a key another binding already answers where
     this one acts (one of the two would be lost; rollback acts on every screen)."""
-    from screens.app import RunbookApp
-    from screens.help import all_bindings
-
-    bindings = all_bindings(RunbookApp)
     ids = sorted({b.id for _, b in bindings if b.id})
 
     def keys(binding: Binding) -> set[str]:
@@ -104,13 +109,13 @@ def keymap_problems(keymap: dict[str, str]) -> list[tuple[str, str]]:
     return problems
 
 
-def settings_problems(path: Path | None = None) -> list[str]:
+def settings_problems(bindings: BindingsOf, path: Path | None = None) -> list[str]:
     """What is wrong with the settings file, each naming the key and its line; [] if fine."""
     path = path or settings_path()
-    return _parse(path)[1] if path.exists() else []
+    return _parse(path, bindings)[1] if path.exists() else []
 
 
-def load_settings(path: Path | None = None) -> tuple[AppSettings, str | None]:
+def load_settings(bindings: BindingsOf, path: Path | None = None) -> tuple[AppSettings, str | None]:
     """Settings and a warning; a broken file is used as the defaults.
 
     The command line refuses a broken file before it opens the app
@@ -119,7 +124,7 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, str | None]:
     path = path or settings_path()
     if not path.exists():
         return AppSettings(), None
-    settings, problems = _parse(path)
+    settings, problems = _parse(path, bindings)
     if problems:
         return settings, f"{problems[0]} (settings ignored: the defaults are used)"
     return settings, None

@@ -39,7 +39,10 @@ def refuse_broken_settings() -> None:
     would be found at the worst moment."""
     from runbook.loader import RunbookError
 
-    problems: list[str] = importlib.import_module("screens.settings").settings_problems()
+    def bindings() -> list[Any]:  # the app's: only if the file remaps keys
+        return importlib.import_module("screens.help").all_bindings(app_module().RunbookApp)
+
+    problems: list[str] = importlib.import_module("screens.settings").settings_problems(bindings)
     if problems:
         raise RunbookError([*problems, "runbook: fix the settings file, or move it away"])
 

@@ -6,18 +6,16 @@ import argparse
 import sys
 
 from runbook import approvals
-from runbook.cli.output import EXIT_FAIL, EXIT_OK, UsageError, print_head
+from runbook.cli.gate import refuse_unknown_step
+from runbook.cli.output import EXIT_FAIL, EXIT_OK, print_head
 from runbook.engine import GATE_MAX_AGE_S
 from runbook.runtime import Runtime
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    refuse_unknown_step(args.file, args.step)  # before the run is opened: nothing written
     runtime = Runtime.open(args.file)
     try:
-        try:
-            runtime.model.step(args.step)
-        except KeyError:
-            raise UsageError(f"no step {args.step!r} in the runbook; nothing approved") from None
         # Who approves is the AWS principal, never a local name: a different STS caller ARN.
         approver = str(runtime.sessions.identity("target")["Arn"])
         runtime.audit.set_operator(aws_arn=approver)

@@ -25,8 +25,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     missing = missing_demo_extra()
     if missing is not None:  # installed without the emulator: say how, change nothing
         raise UsageError(missing)
-    if not args.serve:
-        require_terminal("runbook demo")  # `--serve` is the headless one
     from runbook.demo.serve import DemoStateError, decide
 
     directory = Path(args.dir) if args.dir else Path("runbook-demo")
@@ -34,6 +32,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         served = decide(directory, fresh=args.fresh, serve=args.serve)
     except DemoStateError as exc:
         raise UsageError(str(exc)) from None
+    if not args.serve:  # after what decide() says (it only reads); `--serve` is headless
+        require_terminal("runbook demo")
     if served is not None:
         print(f"Resuming the run in {directory}/ on the emulator served by process {served.pid}.")
         os.environ.update(served.environ)  # this process talks to the served emulator

@@ -68,13 +68,11 @@ def _breached(runtime: Runtime, path: str, details: dict[str, object]) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.step is not None:
+        refuse_unknown_step(args.file, args.step)
     runtime, engine = open_run(args.file)
     try:
-        steps = engine.step_ids
-        if args.step is not None:
-            if args.step not in steps:
-                raise UsageError(f"unknown step {args.step!r}; steps are: {', '.join(steps)}")
-            steps = [args.step]
+        steps = engine.step_ids if args.step is None else [args.step]
         if not args.json and not _accounts_answer(engine):
             return EXIT_FAIL
         outcomes: list[CheckOutcome] = []
@@ -110,16 +108,21 @@ def _accounts_answer(engine: Engine) -> bool:
     return False
 
 
-def _refuse_bad_input(args: argparse.Namespace) -> None:
-    """An unknown step or an empty waiver changes nothing on disk: checked before the
-    run is opened (which creates the state directory and audits the session)."""
-    ids = [s.id for s in load(args.file).model.steps]
-    if args.step not in ids:
-        close = difflib.get_close_matches(args.step, ids, n=1)
+def refuse_unknown_step(path: str, step: str) -> None:
+    """An unknown step changes nothing on disk: checked before the run is opened (which
+    creates the state directory and audits the session)."""
+    ids = [s.id for s in load(path).model.steps]
+    if step not in ids:
+        close = difflib.get_close_matches(step, ids, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
         raise UsageError(
-            f"unknown step {args.step!r}{hint} Steps are: {', '.join(ids)}. Nothing was written"
+            f"unknown step {step!r}{hint} Steps are: {', '.join(ids)}. Nothing was written"
         )
+
+
+def _refuse_bad_input(args: argparse.Namespace) -> None:
+    """An unknown step or an empty waiver: refused before anything is written."""
+    refuse_unknown_step(args.file, args.step)
     if args.waive is not None and len(args.waive.strip()) < MIN_WAIVER_CHARS:
         raise UsageError(
             f"--waive needs a typed reason of at least {MIN_WAIVER_CHARS} characters. "

@@ -1,4 +1,5 @@
-"""`runbook do` with bad input writes nothing: no state directory, no audit record."""
+"""`runbook do`, `check --step` and `approve` with bad input write nothing: no state
+directory, no audit record."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def test_bad_input_is_refused_before_anything_is_written(
     assert said in done.stderr and "Nothing was written" in done.stderr
     assert "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runbook.toml"]  # no state dir
+
+
+@pytest.mark.parametrize(
+    "command", [("check", "--step", "flip-dsn"), ("approve", "flip-dsn", "--reason", "ok")]
+)
+def test_an_unknown_step_is_refused_before_the_run_is_opened(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = write_runbook(tmp_path, base_runbook())
+    (tmp_path / ".runbook").mkdir()  # a run already begun: nothing may be added to it
+    done = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", *command, "-f", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "unknown step 'flip-dsn'; did you mean 'flip-dns'?" in done.stderr
+    assert list((tmp_path / ".runbook").iterdir()) == []  # no audit record, no state
