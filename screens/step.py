@@ -120,6 +120,8 @@ class StepScreen(Ticks, RunbookScreen):
             yield Static(id="progress-label", markup=False)
             with Horizontal(id="action-row"):
                 yield Button(self.action_label(), id="act", variant="primary")
+                # Why the action waits, beside it: the title saying so may be scrolled away.
+                yield Static(id="why-not", markup=False)
         yield RunFooter()
 
     def action_label(self) -> str:
@@ -146,7 +148,9 @@ class StepScreen(Ticks, RunbookScreen):
         self.live_checks = engine.live_checks(self.step_id) if engine is not None else []
         if self.live_checks:
             self.set_interval(self.rb.settings.auto_refresh_s, self.refresh_live)
-        table.focus()
+        # Focus without scrolling to it: long instructions put the table below the
+        # fold at 80x24, and the screen opened past its title and why it is blocked.
+        table.focus(scroll_visible=False)
 
     def refresh_live(self) -> None:
         status = self.rb.step_status(self.step_id)
@@ -232,6 +236,8 @@ class StepScreen(Ticks, RunbookScreen):
         self.query_one("#hint", Static).update("\n".join(hints))
         button = self.query_one("#act", Button)
         button.disabled = not (allowed and app.acting is None)
+        waiting = not allowed and status not in (StepStatus.DONE, StepStatus.RUNNING)
+        self.query_one("#why-not", Static).update(f"Not yet: {why}" if waiting else "")
         button.label = self.action_label() if status != StepStatus.DONE else "Done"
         self.refresh_bindings()
 
