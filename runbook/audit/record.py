@@ -88,6 +88,8 @@ def gist(event: str, details: Mapping[str, Any]) -> str:
         return f"{d.get('migration')} (ticket {d.get('ticket') or 'none'})"
     if event == EventName.ROLLBACK_INTENT:
         return f"{d.get('name')} {d.get('type')} back to the snapshot"
+    if event == EventName.ROLLBACK_NOT_CONFIRMED:  # asked, answered no: not a failed one
+        return f"declined by the operator in the {d.get('asked_in') or 'app'}; nothing sent"
     if event == EventName.ROLLBACK_OUTCOME:
         return str(d.get("summary") or ("confirmed" if d.get("confirmed") else "NOT confirmed"))
     for key in ("summary", "reason", "note", "confirm", "path"):

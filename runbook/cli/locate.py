@@ -7,6 +7,7 @@ or `tar -f` would let them. Locating a log reads only: nothing is created.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from runbook.cli.output import UsageError
@@ -46,4 +47,27 @@ def audit_log(path: str | None, runbook: str | None) -> Path:
         )
     if not given.exists():
         raise UsageError(f"{path}: no such file or directory")
+    if not _holds_a_record(given):
+        hint = f" (a runbook? give it as -f {path})" if given.suffix == ".toml" else ""
+        raise UsageError(
+            f"{path}: no line of it is an audit record: not an audit log, or one altered "
+            f"beyond reading{hint}"
+        )
     return given
+
+
+def _holds_a_record(path: Path) -> bool:
+    """Whether any line is a JSON object: a log with a few altered lines still is one,
+    and `verify` names them; a runbook passed by mistake is not (it read as tampering)."""
+    try:
+        with path.open("rb") as lines:
+            for raw in lines:
+                if raw.lstrip().startswith(b"{"):
+                    try:
+                        if isinstance(json.loads(raw), dict):
+                            return True
+                    except ValueError:
+                        continue
+    except OSError:
+        return True  # unreadable: the command says so in its own words
+    return path.stat().st_size == 0  # an empty log is a log with no records yet

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.audit.record import EventName
+from runbook.audit.record import EventName, gist
 from runbook.audit.verify import read_records
 from runbook.report.build import build_report
 from screens.app import build_app
@@ -44,6 +44,8 @@ async def test_a_declined_rollback_is_audited(
         assert app.last_rollback is None  # nothing was sent
         record = next(r for r in read_records(log) if r["event"] == declined)
         assert record["details"]["snapshot"] == str(app.runtime.snapshot_path)
+        said = gist(record["event"], record["details"])  # as `audit show` lists it
+        assert said == "declined by the operator in the app; nothing sent"
     assert "rollback.intent" not in events(log)
     report = build_report(log)
     assert [r.state for r in report.rollbacks] == ["declined by the operator; nothing sent"]

@@ -85,6 +85,22 @@ def test_audit_verify_of_a_broken_run_directory_exits_1(tmp_path: Path) -> None:
     assert done.returncode == 1 and "seq 2" in done.stderr
 
 
+def test_audit_verify_of_a_runbook_says_it_is_not_a_log_not_that_it_was_altered(
+    tmp_path: Path,
+) -> None:
+    """A runbook passed where the log goes read as 'seq 1 ... the record was altered':
+    a false alarm of tampering. A log with its first record altered is still a log."""
+    path, log = a_run(tmp_path)
+    done = runbook_cli("audit", "verify", str(path))
+    assert done.returncode == 2, done.stderr
+    assert "not an audit log" in done.stderr and f"give it as -f {path}" in done.stderr
+    assert "altered" not in done.stderr.split("not an audit log")[0]
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join([b"garbage\n", *lines[1:]]))
+    broken = runbook_cli("audit", "verify", str(log))
+    assert broken.returncode == 1 and "seq 1" in broken.stderr
+
+
 @pytest.mark.parametrize("json", [True, False], ids=["json", "timeline"])
 def test_a_closed_pipe_ends_audit_show_quietly(tmp_path: Path, json: bool) -> None:
     """`runbook audit show --json | head -1`: more than a pipe holds, the reader goes away."""
