@@ -118,10 +118,11 @@ class StepScreen(Ticks, RunbookScreen):
             yield ProgressBar(total=1.0, show_eta=False, id="progress")
             # Text from actions, AWS and the demo: never read as markup.
             yield Static(id="progress-label", markup=False)
+            # Why the action waits, over its button: the title saying so may be scrolled
+            # away. Its own line: beside a long button it was squeezed to one column.
+            yield Static(id="why-not", markup=False)
             with Horizontal(id="action-row"):
                 yield Button(self.action_label(), id="act", variant="primary")
-                # Why the action waits, beside it: the title saying so may be scrolled away.
-                yield Static(id="why-not", markup=False)
         yield RunFooter()
 
     def action_label(self) -> str:
@@ -236,8 +237,10 @@ class StepScreen(Ticks, RunbookScreen):
         self.query_one("#hint", Static).update("\n".join(hints))
         button = self.query_one("#act", Button)
         button.disabled = not (allowed and app.acting is None)
-        waiting = not allowed and status not in (StepStatus.DONE, StepStatus.RUNNING)
-        self.query_one("#why-not", Static).update(f"Not yet: {why}" if waiting else "")
+        settled = (StepStatus.DONE, StepStatus.RUNNING, StepStatus.CHECKING)
+        why_not = self.query_one("#why-not", Static)
+        why_not.display = not allowed and status not in settled  # no blank line otherwise
+        why_not.update(f"Not yet: {why}" if why_not.display else "")
         button.label = self.action_label() if status != StepStatus.DONE else "Done"
         self.refresh_bindings()
 

@@ -48,4 +48,36 @@ async def test_a_blocked_step_opens_at_its_title_and_says_why_by_its_action(
         assert screen.query_one("#why-not").region.bottom <= 24  # on screen
         app.open_step("verify-accounts")
         await settle(pilot)
-        assert str(app.screen.query_one("#why-not", Static).render()) == ""  # it may act
+        assert not app.screen.query_one("#why-not", Static).display  # it may act
+
+
+async def test_beside_a_long_button_the_reason_keeps_its_own_line(
+    aws: None, tmp_path: Path
+) -> None:
+    """A manual step's button names what to confirm: at 80 columns a reason beside it was
+    squeezed into one column, and the screen jumped between two scroll positions."""
+    session = w.dns_session(False)
+    zone = w.make_zone(session)
+    w.upsert(session, zone, w.simple())
+    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    confirm = "Pipelines, image URIs and alarm topics point at the target account now"
+    book["steps"][1] = {
+        "id": "repoint",
+        "title": "Re-point pipelines",
+        "phase": "cicd",
+        "instructions": LONG,
+        "action": {"kind": "manual", "confirm": confirm},
+    }
+    app = build_app(write_runbook(tmp_path, book))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_step("repoint")
+        await settle(pilot)
+        screen = app.screen
+        why = screen.query_one("#why-not", Static)
+        assert why.region.width >= 60 and why.region.height <= 2, why.region
+        body = screen.query_one("#body", VerticalScroll)
+        first = body.scroll_y
+        for _ in range(3):  # nothing moves while nobody presses anything
+            await pilot.pause(0.4)
+            assert body.scroll_y == first == 0

@@ -18,6 +18,10 @@ from tests.support import dnsworld as w
 from tests.support.pilot import settle, shell, small_world, within
 
 
+def banner_of(app: RunbookApp) -> str:
+    return str(app.screen.query_one("#banner", Static).render())
+
+
 def dns_line(app: RunbookApp) -> str:
     return str(app.screen.query_one("#dns-panel", Static).render())
 
@@ -37,8 +41,9 @@ async def test_app_and_shell_interleaved_on_one_run(moto_server: str, tmp_path: 
         assert done.returncode == 0, done.stderr
         assert await within(pilot, 5, lambda: engine.status("verify-accounts") == "done")
         assert isinstance(app.screen, OverviewScreen)
-        banner = str(app.screen.query_one("#banner", Static).render())
-        assert f"1 of {len(app.runtime.model.steps)} steps done" in banner
+        # The state is re-read in a worker; the screens redraw when its message arrives.
+        said = f"1 of {len(app.runtime.model.steps)} steps done"
+        assert await within(pilot, 5, lambda: said in banner_of(app)), banner_of(app)
         assert app.audit_head().startswith(f"#{len(read_records(audit))} ")
 
         # The app lowers the TTL while the shell runs every gate.
