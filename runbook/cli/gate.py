@@ -116,7 +116,7 @@ def refuse_unknown_step(path: str, step: str) -> None:
         close = difflib.get_close_matches(step, ids, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
         raise UsageError(
-            f"unknown step {step!r}{hint} Steps are: {', '.join(ids)}. Nothing was written"
+            f"unknown step {step!r}{hint} Steps are: {', '.join(ids)}. Nothing was written."
         )
 
 
@@ -126,7 +126,7 @@ def _refuse_bad_input(args: argparse.Namespace) -> None:
     if args.waive is not None and len(args.waive.strip()) < MIN_WAIVER_CHARS:
         raise UsageError(
             f"--waive needs a typed reason of at least {MIN_WAIVER_CHARS} characters. "
-            "Nothing was written"
+            "Nothing was written."
         )
 
 
