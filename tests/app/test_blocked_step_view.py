@@ -7,6 +7,7 @@ did nothing, with no word on screen as to why."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
@@ -22,13 +23,18 @@ LONG = "\n\n".join(
 )
 
 
-async def test_a_blocked_step_opens_at_its_title_and_says_why_by_its_action(
-    aws: None, tmp_path: Path
-) -> None:
+def zoned_runbook() -> dict[str, Any]:
+    """The small runbook, its zone made in the target with the record to flip."""
     session = w.dns_session(False)
     zone = w.make_zone(session)
     w.upsert(session, zone, w.simple())
-    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    return base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+
+
+async def test_a_blocked_step_opens_at_its_title_and_says_why_by_its_action(
+    aws: None, tmp_path: Path
+) -> None:
+    book = zoned_runbook()
     book["steps"][2]["instructions"] = LONG
     book["steps"][2]["checks"] = [{"id": "dns.ttl"}]
     app = build_app(write_runbook(tmp_path, book))
@@ -56,10 +62,7 @@ async def test_beside_a_long_button_the_reason_keeps_its_own_line(
 ) -> None:
     """A manual step's button names what to confirm: at 80 columns a reason beside it was
     squeezed into one column, and the screen jumped between two scroll positions."""
-    session = w.dns_session(False)
-    zone = w.make_zone(session)
-    w.upsert(session, zone, w.simple())
-    book = base_runbook(zone_id=zone, flip=w.FLIPS["simple"])
+    book = zoned_runbook()
     confirm = "Pipelines, image URIs and alarm topics point at the target account now"
     book["steps"][1] = {
         "id": "repoint",
