@@ -45,7 +45,7 @@ from screens.messages import (
 )
 from screens.notices import Notices
 from screens.plainnotify import PlainNotify
-from screens.quitguard import QuitGuard
+from screens.quitguard import QUIT_BINDING, QuitGuard
 from screens.rollback_dialog import RollbackDialog
 from screens.rollback_ready import RollbackReady
 from screens.watching import WatchFollower
@@ -93,7 +93,7 @@ class RunbookApp(
             tooltip="The changes the source account's owner must make, with checks",
             show=False,
         ),
-        Binding("q,ctrl+c", "quit", "Quit", id="quit", tooltip="Leave (asks while work runs)"),
+        QUIT_BINDING,
     ]
 
     def __init__(
@@ -130,8 +130,8 @@ class RunbookApp(
             self.adopt(runtime)
         if loading is None:
             self.use_settings(settings)
-        elif loading.keymap:  # the rollback key as remapped works from the first frame
-            self.set_keymap(loading.keymap)
+        elif keymap := loading.first_keymap():  # the rollback key as remapped, at once
+            self.set_keymap(keymap)
 
     def adopt(self, runtime: Runtime) -> None:
         from runbook.engine import Engine

@@ -27,7 +27,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from runbook.outline import Outline
-from screens.widgets import BAND, clip
+from screens.quitguard import QUIT_BINDING
+from screens.widgets import BAND, ROLLBACK_BINDING, clip
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -46,6 +47,16 @@ class Loading:
     outline: Outline
     open_run: Callable[[], Runtime]  # in a thread of its own; raises what the command reports
     keymap: dict[str, str] = field(default_factory=dict)  # from the raw settings file
+
+    def first_keymap(self) -> dict[str, str]:
+        """What of the raw keymap acts while the run loads: the keys of the two actions
+        that do. If they collide, neither is remapped (and the settings check after the
+        paint refuses the file): `q` must not roll back when it was pressed to leave."""
+        given = {b.id: self.keymap.get(str(b.id), b.key) for b in (ROLLBACK_BINDING, QUIT_BINDING)}
+        rollback, leave = ({k.strip() for k in keys.split(",")} for keys in given.values())
+        if rollback & leave:
+            return {}
+        return {str(i): self.keymap[str(i)] for i in given if str(i) in self.keymap}
 
 
 class RunLoaded(Message):
@@ -124,7 +135,8 @@ class RunLoading:
     def start_loading(self) -> None:
         assert self.loading is not None
         app = cast("App[Any]", self)
-        key = self.loading.keymap.get("rollback", "ctrl+r").split(",")[0]
+        keymap = self.loading.first_keymap()
+        key = keymap.get("rollback", ROLLBACK_BINDING.key).split(",")[0]
         app.push_screen(LoadingScreen(self.loading.outline, key))
         app.call_after_refresh(self._begin_opening)  # the paint first, then the imports
 

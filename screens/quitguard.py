@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from runbook.formatting import duration
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 DEMO_QUIT = (
     "Quit the rehearsal? The emulator stops with the app: its world is gone, and this run "
     "cannot be resumed (`runbook demo --serve` keeps a world between sessions)."
+)
+QUIT_BINDING = Binding(
+    "q,ctrl+c", "quit", "Quit", id="quit", tooltip="Leave (asks while work runs)"
 )
 GUARDED_GROUPS = ("action", "rollback")  # workers whose end the app waits for before closing
 PAUSABLE = ("wait", "watch")  # action kinds that stop at once when the app quits

@@ -184,3 +184,23 @@ async def test_quitting_while_loading_hands_back_the_run_opened_after(
     runtime = app.opened_runtime()  # waits for the open that had begun
     assert runtime is not None and runtime.audit.path.exists()
     runtime.close()
+
+
+async def test_a_rollback_remapped_onto_quit_is_not_honoured_while_loading(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """`rollback = "q"` is refused once the settings are checked; until then `q` must
+    still leave, not ask for a rollback the operator never meant."""
+    world = flipped_world(tmp_path, with_pool=False)
+    opening = Opening(world.path)
+    app = build_app(loading=Loading(outline_of(world.path), opening, {"rollback": "q"}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "ctrl+r asks to roll DNS back" in shown(app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.rollback_asked
+    opening.go.set()
+    runtime = app.opened_runtime()
+    assert runtime is not None
+    runtime.close()
