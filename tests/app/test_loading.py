@@ -21,7 +21,7 @@ from textual.widgets import Static
 from runbook.loader import RunbookError
 from runbook.outline import Outline, read_outline
 from runbook.runtime import Runtime
-from screens.app import build_app
+from screens.app import RunbookApp, build_app
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.loading import Loading, LoadingScreen
@@ -89,6 +89,16 @@ def outline_of(path: Path) -> Outline:
     return outline
 
 
+def loading_app(
+    tmp_path: Path, keymap: dict[str, str] | None = None, error: BaseException | None = None
+) -> tuple[RunbookApp, Opening, Path]:
+    """The app as `runbook run` builds it on a terminal, on a flipped run held from opening."""
+    world = flipped_world(tmp_path, with_pool=False)
+    opening = Opening(world.path, error)
+    app = build_app(loading=Loading(outline_of(world.path), opening, keymap or {}))
+    return app, opening, world.path
+
+
 def shown(app: object) -> str:
     screen = app.screen  # type: ignore[attr-defined]
     return "\n".join(str(s.render()) for s in screen.query(Static))
@@ -97,14 +107,12 @@ def shown(app: object) -> str:
 async def test_the_steps_first_then_the_overview_and_a_remembered_rollback(
     moto_server: str, tmp_path: Path
 ) -> None:
-    world = flipped_world(tmp_path, with_pool=False)
-    opening = Opening(world.path)
-    app = build_app(loading=Loading(outline_of(world.path), opening))
+    app, opening, path = loading_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, LoadingScreen)
         text = shown(app)
-        for step in outline_of(world.path).steps:
+        for step in outline_of(path).steps:
             assert step.title in text
         assert "REHEARSAL" in text and "Loading the run" in text
         await pilot.press("question_mark")  # nothing but rollback and quit while loading
@@ -132,13 +140,10 @@ async def test_the_steps_first_then_the_overview_and_a_remembered_rollback(
 async def test_a_remapped_rollback_key_is_remembered_while_loading(
     moto_server: str, tmp_path: Path, monkeypatch: object
 ) -> None:
-    world = flipped_world(tmp_path, with_pool=False)
     settings = tmp_path / "settings.toml"
     settings.write_text('[keymap]\nrollback = "ctrl+b"\n')
     monkeypatch.setenv("RUNBOOK_SETTINGS", str(settings))  # type: ignore[attr-defined]
-    opening = Opening(world.path)
-    loading = Loading(outline_of(world.path), opening, raw_keymap())
-    app = build_app(loading=loading)
+    app, opening, _path = loading_app(tmp_path, raw_keymap())
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert "ctrl+b asks to roll DNS back" in shown(app)
@@ -156,10 +161,8 @@ async def test_a_remapped_rollback_key_is_remembered_while_loading(
 async def test_a_run_that_does_not_open_closes_the_app_with_its_error(
     moto_server: str, tmp_path: Path
 ) -> None:
-    world = flipped_world(tmp_path, with_pool=False)
     error = RunbookError(["runbook.toml:9:14: accounts.target.account_id: bad"])
-    opening = Opening(world.path, error)
-    app = build_app(loading=Loading(outline_of(world.path), opening))
+    app, opening, _path = loading_app(tmp_path, error=error)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         opening.go.set()
@@ -172,9 +175,7 @@ async def test_a_run_that_does_not_open_closes_the_app_with_its_error(
 async def test_quitting_while_loading_hands_back_the_run_opened_after(
     moto_server: str, tmp_path: Path
 ) -> None:
-    world = flipped_world(tmp_path, with_pool=False)
-    opening = Opening(world.path)
-    app = build_app(loading=Loading(outline_of(world.path), opening))
+    app, opening, _path = loading_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("q")
@@ -191,9 +192,7 @@ async def test_a_rollback_remapped_onto_quit_is_not_honoured_while_loading(
 ) -> None:
     """`rollback = "q"` is refused once the settings are checked; until then `q` must
     still leave, not ask for a rollback the operator never meant."""
-    world = flipped_world(tmp_path, with_pool=False)
-    opening = Opening(world.path)
-    app = build_app(loading=Loading(outline_of(world.path), opening, {"rollback": "q"}))
+    app, opening, _path = loading_app(tmp_path, {"rollback": "q"})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert "ctrl+r asks to roll DNS back" in shown(app)
